@@ -26,7 +26,11 @@ class Metric:
             raise ValueError(f"{self.name}: metric names start with thpwatch_")
         if (self.type == "counter") != self.name.endswith("_total"):
             raise ValueError(f"{self.name}: counters, and only counters, end in _total")
-        if self.unit and self.type != "info" and not re.search(rf"_{self.unit}(_total)?$", self.name):
+        if (
+            self.unit
+            and self.type != "info"
+            and not re.search(rf"_{self.unit}(_total)?$", self.name)
+        ):
             raise ValueError(f"{self.name}: a metric in {self.unit} ends in _{self.unit}")
 
 

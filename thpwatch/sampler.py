@@ -76,9 +76,7 @@ class Periodic:
             raise SourceBlocked(status.reason)
         if status.state is State.ERROR:
             out.problem(status.reason)
-        out.samples.append(
-            Sample("thpwatch_source_age_seconds", labels_of(source=self.name), age)
-        )
+        out.samples.append(Sample("thpwatch_source_age_seconds", labels_of(source=self.name), age))
 
 
 class Sampler:

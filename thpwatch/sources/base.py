@@ -40,7 +40,9 @@ class Emitter:
     problems: list[str] = field(default_factory=list)
     statuses: list[SourceStatus] = field(default_factory=list)
 
-    def add(self, name: str, value: float | Histogram, labels: Labels | None = None, **kw: str) -> None:
+    def add(
+        self, name: str, value: float | Histogram, labels: Labels | None = None, **kw: str
+    ) -> None:
         self.samples.append(Sample(name, labels_of(dict(labels or ()), **kw), value))
 
     def problem(self, message: str) -> None:
