@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from thpwatch.metric import Metric
-from thpwatch.rates import counter_rates, ratio
+from thpwatch.rates import ratio
 from thpwatch.sampler import Periodic, Sampler
 from thpwatch.snapshot import Histogram, Sample, Snapshot, State, labels_of
 from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
