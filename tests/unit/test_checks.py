@@ -4,7 +4,7 @@ pool, and the page-table deposit estimate."""
 from __future__ import annotations
 
 import pytest
-from fixturetree import FIXTURES, PATCHED, STOCK, collect, tree
+from fixturetree import FIXTURES, PATCHED, STOCK, collect, deny_reading, tree
 
 from thpwatch.checks import CheckResult, ChecksSource, deposit_estimate, reserved_checks
 from thpwatch.kernel.mthp import read_mthp
@@ -118,14 +118,7 @@ def test_stock_kernel_only_estimate():
 def test_unreadable_pagetypeinfo_keeps_pool_check(tmp_path, monkeypatch):
     root = tree(tmp_path)
     path = root / "proc/pagetypeinfo"
-    real = type(path).read_bytes
-
-    def deny(self):
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
-
-    monkeypatch.setattr(type(path), "read_bytes", deny)
+    deny_reading(monkeypatch, path)
     got, status = collect(ChecksSource(KernelReadings(root), lambda: True))
     assert status.state is State.ERROR
     assert status.reason == f"{path}: Permission denied; ReserveTHP block checks skipped"

@@ -4,7 +4,7 @@ corpus run as whole Snapshots (the broken source names the file; every other sou
 from __future__ import annotations
 
 import pytest
-from fixturetree import FIXTURES, PATCHED, STOCK, collect, tree, values
+from fixturetree import FIXTURES, PATCHED, STOCK, collect, deny_reading, tree, values
 
 from thpwatch.assembly import build_sources
 from thpwatch.catalog import catalog
@@ -126,14 +126,7 @@ def test_pagetypeinfo_source_stock_has_no_reserved_samples():
 def test_pagetypeinfo_not_readable_is_blocked(tmp_path, monkeypatch):
     root = tree(tmp_path)
     path = root / "proc/pagetypeinfo"
-    real = type(path).read_bytes
-
-    def deny(self):
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
-
-    monkeypatch.setattr(type(path), "read_bytes", deny)
+    deny_reading(monkeypatch, path)
     got, status = collect(PagetypeinfoSource(KernelReadings(root)))
     assert got == {}
     assert status.state is State.BLOCKED

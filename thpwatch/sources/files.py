@@ -162,11 +162,22 @@ def emit_mode(out: Emitter, name: str, mode: Mode, **labels: str) -> None:
         out.add(name, float(choice == mode.current), mode=choice, **labels)
 
 
-class ReservedThpSource:
-    name = "reserved_thp"
+class FromReadings:
+    """A source over files that other sources read too (shared once per Snapshot)."""
 
     def __init__(self, readings: KernelReadings) -> None:
         self.readings = readings
+
+
+class FromRoot:
+    """A source over files only it reads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+
+class ReservedThpSource(FromReadings):
+    name = "reserved_thp"
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -183,11 +194,8 @@ class ReservedThpSource:
         out.add("thpwatch_reserved_thp_used_bytes", pool.used_bytes)
 
 
-class MthpSource:
+class MthpSource(FromReadings):
     name = "mthp"
-
-    def __init__(self, readings: KernelReadings) -> None:
-        self.readings = readings
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -212,11 +220,8 @@ class MthpSource:
             out.problem(problem)
 
 
-class ThpSettingsSource:
+class ThpSettingsSource(FromRoot):
     name = "thp_settings"
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -236,11 +241,8 @@ class ThpSettingsSource:
                 out.add("thpwatch_khugepaged_setting", value, setting=setting)
 
 
-class VmstatSource:
+class VmstatSource(FromReadings):
     name = "vmstat"
-
-    def __init__(self, readings: KernelReadings) -> None:
-        self.readings = readings
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -256,11 +258,8 @@ class VmstatSource:
             out.problem(problem)
 
 
-class MeminfoSource:
+class MeminfoSource(FromRoot):
     name = "meminfo"
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -274,11 +273,8 @@ class MeminfoSource:
             out.problem(problem)
 
 
-class PagetypeinfoSource:
+class PagetypeinfoSource(FromReadings):
     name = "pagetypeinfo"
-
-    def __init__(self, readings: KernelReadings) -> None:
-        self.readings = readings
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -311,13 +307,10 @@ class PagetypeinfoSource:
             out.problem(problem)
 
 
-class CmdlineSource:
+class CmdlineSource(FromReadings):
     """The Reserved THP boot request and what became of it."""
 
     name = "cmdline"
-
-    def __init__(self, readings: KernelReadings) -> None:
-        self.readings = readings
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
