@@ -12,7 +12,7 @@ import enum
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -242,22 +242,22 @@ def detect(root: Path = Path("/")) -> KernelReport:
     return KernelReport(look.release(), series, smaps)
 
 
+@cache
+def detected(root: Path = Path("/")) -> KernelReport:
+    """detect(root), once per process: the kernel cannot change under a running thpwatch."""
+    return detect(root)
+
+
 class FeaturesSource:
-    """Emits thpwatch_kernel_info and thpwatch_build_info; detects once (kernels don't change)."""
+    """Emits thpwatch_kernel_info and thpwatch_build_info."""
 
     name = "features"
 
     def __init__(self, root: Path = Path("/")) -> None:
         self.root = root
-        self._report: KernelReport | None = None
-
-    def report(self) -> KernelReport:
-        if self._report is None:
-            self._report = detect(self.root)
-        return self._report
 
     def collect(self, out: Emitter) -> None:
-        report = self.report()
+        report = detected(self.root)
         out.add(
             "thpwatch_kernel_info",
             1.0,
