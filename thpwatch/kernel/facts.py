@@ -279,3 +279,4 @@ CGROUP_ROOT = "sys/fs/cgroup"
 CGROUP1_MEMORY = "sys/fs/cgroup/memory"  # v1 memory controller (hybrid hosts) [§6]
 CGROUP_MEMSTAT = "memory.stat"
 CGROUP2_CONTROLLERS = "cgroup.controllers"  # lists "memory" where v2 has the controller
+CGROUP2_UNIFIED = "unified"  # the v2 mount inside sys/fs/cgroup on v1/v2 hybrid hosts [§6]
