@@ -242,6 +242,7 @@ FN_SWAPIN_ALLOC_PMD_FOLIO = "swapin_alloc_pmd_folio"  # PMD swap series; NULL = 
 # __ variant). Detect it by name/type in BTF, never by counting parameters [§3].
 LAZY_PTE_PARAM_NAME = "pgtable"
 LAZY_PTE_PARAM_TYPE = "pgtable_t"
+LAZY_PTE_FUNCTIONS = (FN_SPLIT_HUGE_PMD_LOCKED, "__split_huge_pmd_locked")
 
 # --- tracepoints [§5] (subsystem, event) -----------------------------------------------------
 
@@ -263,6 +264,7 @@ TP_COMPACTION_END = ("compaction", "mm_compaction_end")
 
 SYS_BTF_VMLINUX = "sys/kernel/btf/vmlinux"
 PROC_KALLSYMS = "proc/kallsyms"
+PROC_OSRELEASE = "proc/sys/kernel/osrelease"
 TRACEFS = "sys/kernel/tracing"
 
 # --- detect: feature evidence, per-process scan, cgroups, kernel log --------------------------
