@@ -26,6 +26,8 @@ def test_patched_tree_has_all_four_series():
     report = detect(FIXTURES / "patched")
     assert present(report) == dict.fromkeys(SERIES, Presence.YES)
     assert report.release == "6.12.117-thp-series"
+    for key in ("reserved_thp", "pud_thp"):  # sysfs dir, kallsyms and BTF all agree
+        assert {e.says for e in report.feature(key).evidence} == {Presence.YES}
     lazy = report.feature("lazy_pte")
     assert "pgtable_t pgtable" in lazy.evidence[0].found
 
@@ -108,6 +110,8 @@ def test_lazy_pte_by_parameter_not_by_count(tmp_path, params, types, expected):
 
 def test_garbage_btf_is_evidence_not_a_crash(tmp_path):
     report = detect(_tree(tmp_path, "", b"\x00" * 40))
+    for key in ("reserved_thp", "pud_thp"):  # sysfs dir, kallsyms and BTF all agree
+        assert {e.says for e in report.feature(key).evidence} == {Presence.YES}
     lazy = report.feature("lazy_pte")
     assert lazy.present is Presence.UNKNOWN
     assert "bad magic" in lazy.evidence[0].found

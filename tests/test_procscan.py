@@ -42,7 +42,7 @@ def test_stock_tree_walks_smaps():
 def test_patched_tree_keeps_smaps_off_because_of_pud_thp():
     snap, st = scan(FIXTURES / "patched")
     smaps = st[SMAPS_STATUS]
-    assert smaps.state is State.BLOCKED
+    assert smaps.state is State.ABSENT
     assert "PUD THP" in smaps.reason and "--process-smaps=on" in smaps.reason
     assert st["procscan"].state is State.OK
     # status-only data is still there; nothing read from smaps is reported (not even 0)
@@ -81,7 +81,7 @@ def test_top_n_ranks_reserved_holders_first():
 
 def test_smaps_off_by_choice():
     snap, st = scan(FIXTURES / "stock", smaps="off")
-    assert st[SMAPS_STATUS].state is State.BLOCKED and st[SMAPS_STATUS].reason == "turned off"
+    assert st[SMAPS_STATUS].state is State.ABSENT and st[SMAPS_STATUS].reason == "turned off"
     assert snap.get("thpwatch_process_anon_huge_bytes", comm="java") is None
 
 

@@ -189,12 +189,13 @@ class ProcScan:
         return detected(self.root).page_walks_split_pud_thps()
 
     def _smaps_decision(self) -> tuple[bool, SourceStatus]:
+        # Off is "absent", not "blocked": nothing is refused, thpwatch chooses not to walk.
         if self.smaps == "off":
-            return False, SourceStatus(SMAPS_STATUS, "source", State.BLOCKED, "turned off")
+            return False, SourceStatus(SMAPS_STATUS, "source", State.ABSENT, "turned off")
         hazard = self._hazard()
         if hazard and self.smaps == "auto":
             reason = f"off by default: {hazard}; force with --process-smaps=on"
-            return False, SourceStatus(SMAPS_STATUS, "source", State.BLOCKED, reason)
+            return False, SourceStatus(SMAPS_STATUS, "source", State.ABSENT, reason)
         reason = f"forced on although {hazard}" if hazard else ""
         return True, SourceStatus(SMAPS_STATUS, "source", State.OK, reason)
 
