@@ -110,8 +110,6 @@ def test_lazy_pte_by_parameter_not_by_count(tmp_path, params, types, expected):
 
 def test_garbage_btf_is_evidence_not_a_crash(tmp_path):
     report = detect(_tree(tmp_path, "", b"\x00" * 40))
-    for key in ("reserved_thp", "pud_thp"):  # sysfs dir, kallsyms and BTF all agree
-        assert {e.says for e in report.feature(key).evidence} == {Presence.YES}
     lazy = report.feature("lazy_pte")
     assert lazy.present is Presence.UNKNOWN
     assert "bad magic" in lazy.evidence[0].found
