@@ -18,6 +18,7 @@ from thpwatch.snapshot import SourceStatus, State
 
 # Severity of a finding, and the exit code it implies (see commands.common).
 INFO, WARNING, ERROR, BLOCKED = "info", "warning", "error", "blocked"
+NO_BPF, FIXTURE = "--no-bpf", "reading a fixture tree"
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,13 @@ def _source_findings(statuses: Sequence[SourceStatus]) -> list[Finding]:
 
 def _bpf_findings(bpf: BpfReport) -> list[Finding]:
     if bpf.skipped:
-        return [Finding(INFO, f"BPF not tried: {bpf.skipped}", "run doctor as root on the host")]
+        if bpf.skipped == NO_BPF:
+            fix = "run without --no-bpf to try each attach type"
+        elif bpf.skipped.startswith(FIXTURE):
+            fix = "BPF observes the running kernel: run without --root"
+        else:
+            fix = "reinstall thpwatch (scripts/setup): its probes package is missing"
+        return [Finding(INFO, f"BPF not tried: {bpf.skipped}", fix)]
     found = []
     works = [a.name for a in bpf.attach_types if a.state is State.OK]
     if not works:
@@ -188,7 +195,7 @@ def diagnose(
     """statuses: one Sampler pass over every source; bpf=None when BPF is not to be tried."""
     kernel = detected(root)
     if bpf is None:
-        why = "--no-bpf" if root == Path("/") else f"reading a fixture tree ({root})"
+        why = NO_BPF if root == Path("/") else f"{FIXTURE} ({root})"
         bpf_report = BpfReport((), "", "", why)
     else:
         bpf_report = bpf()
