@@ -129,7 +129,7 @@ DISCOVERED = (
         tuple(s for s in facts.MTHP_KNOWN_STATS if not s.startswith(facts.MTHP_GAUGE_PREFIX)),
     ),
     DiscoveredFamily(
-        re.compile(r"thpwatch_mthp_(?P<stat>nr_[a-z0-9_]+)"),
+        re.compile(r"thpwatch_mthp_(?P<stat>nr_[a-z0-9_]+)(?<!_total)"),
         lambda stat: _gauge(
             f"thpwatch_mthp_{stat}", f"Per-size THP current count (stats/{stat}).", ("size",)
         ),
