@@ -235,7 +235,7 @@ class ThpSettingsSource(FromRoot):
         out.add("thpwatch_thp_use_zero_page", settings.use_zero_page)
         out.add("thpwatch_thp_pmd_size_bytes", settings.hpage_pmd_size)
         for setting, value in settings.khugepaged:
-            if setting in ("pages_collapsed", "full_scans"):
+            if setting in facts.KHUGEPAGED_COUNTERS:
                 out.add(f"thpwatch_khugepaged_{setting}_total", value)
             else:
                 out.add("thpwatch_khugepaged_setting", value, setting=setting)
