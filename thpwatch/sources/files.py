@@ -298,7 +298,8 @@ class PagetypeinfoSource(FromReadings):
                     migratetype=f.migratetype,
                     order=str(order),
                 )
-        reserve = reserve_thp_blocks(info, hpage_bytes)
+        # Sums over a table with unreadable rows would understate free memory: not emitted.
+        reserve = None if info.problems else reserve_thp_blocks(info, hpage_bytes)
         if reserve is not None:
             out.add("thpwatch_reserved_thp_pageblocks", reserve.pageblocks)
             out.add("thpwatch_reserved_thp_resident_hpages", reserve.resident_hpages)
