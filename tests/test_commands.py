@@ -14,7 +14,7 @@ from conftest import FIXTURES, REPO, require
 
 from thpwatch.cli import main
 from thpwatch.diagnosis import AttachType, BpfReport, diagnose
-from thpwatch.snapshot import State
+from thpwatch.snapshot import SourceStatus, State
 
 THPWATCH = REPO / ".venv/bin/thpwatch"
 SERIES = ("reserved_thp", "pud_thp", "lazy_pte", "pmd_swap")
@@ -182,3 +182,19 @@ def test_live_doctor_reports_this_machine():
     assert not types["kprobe"]["works"]
     assert doc["permissions"]["root"] is True
     assert code == 0, doc["findings"]
+
+
+def test_doctor_groups_refused_probes_and_keeps_probe_errors_apart():
+    probe = "probe"
+    sts = (
+        SourceStatus("__split_huge_pmd", probe, State.BLOCKED, "fentry: EPERM"),
+        SourceStatus("do_swap_page", probe, State.BLOCKED, "fentry: EPERM"),
+        SourceStatus("mm_page_alloc", probe, State.ERROR, "compile failed"),
+        SourceStatus("pagetypeinfo", "source", State.BLOCKED, "/proc/pagetypeinfo: EACCES"),
+    )
+    findings = diagnose(FIXTURES / "stock", sts, None).findings
+    (refused,) = [f for f in findings if f.problem.startswith("probes refused")]
+    assert refused.severity == "warning" and "__split_huge_pmd, do_swap_page" in refused.problem
+    assert [f.severity for f in findings if f.problem.startswith("mm_page_alloc")] == ["error"]
+    (blocked,) = [f for f in findings if f.problem.startswith("pagetypeinfo")]
+    assert blocked.severity == "blocked" and "0400" in blocked.fix
