@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, require
+from unit.fixturetree import tree
 
 from thpwatch.catalog import catalog
 from thpwatch.sampler import run_source
@@ -61,14 +62,17 @@ def test_bounded_walk():
     assert snap.get("thpwatch_cgroup_scan_cgroups", hierarchy="v2") == 1
 
 
-def test_malformed_memory_stat_is_named():
-    snap, status = scan(FIXTURES / "malformed")
+def test_malformed_memory_stat_is_named(tmp_path):
+    root = tree(tmp_path, "cgroups-garbled", base="stock")
+    snap, status = scan(root)
     assert status.state is State.ERROR
-    cg = FIXTURES / "malformed/sys/fs/cgroup"
+    cg = root / "sys/fs/cgroup"
     assert f"{cg}/garbled/memory.stat: line 2: not 'key value': 'file_thp two'" in status.reason
     assert f"{cg}/empty/memory.stat: empty" in status.reason
     assert snap.get("thpwatch_cgroup_thp_fault_alloc_total", cgroup="/good") == 1
     assert snap.get("thpwatch_cgroup_scan_skipped", reason="malformed") == 2
+    pg = "/system.slice/postgresql.service"
+    assert snap.get("thpwatch_cgroup_anon_thp_bytes", cgroup=pg) == 1024 * MiB
 
 
 def test_absent_without_memory_controller(tmp_path):
