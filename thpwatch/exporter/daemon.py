@@ -108,6 +108,8 @@ def run(
     per_process: bool,
     per_cgroup: bool,
     top: int,
+    pid_labels: bool,
+    process_smaps: str,
     scan_interval: float,
     root: Path,
     log_level: str,
@@ -141,6 +143,8 @@ def run(
         per_process=per_process,
         per_cgroup=per_cgroup,
         top=top,
+        pid_labels=pid_labels,
+        process_smaps=process_smaps,
         scan_interval=scan_interval,
     )
     settings = Settings(host, port, tls_cert, tls_key, textfile_dir, textfile_interval)
