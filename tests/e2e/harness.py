@@ -269,11 +269,13 @@ def start_exporter(
     *args: str,
     port: int | None = None,
     env: dict[str, str] | None = None,
+    wrapper: list[str] | None = None,
     timeout: float = 60,
 ) -> Exporter:
     """Run `thpwatch run --listen 127.0.0.1:PORT ARGS`; return once it sent READY=1.
 
-    Readiness comes over a real sd_notify socket, as it would under systemd.
+    Readiness comes over a real sd_notify socket, as it would under systemd. wrapper is a
+    command prefix (e.g. setpriv with reduced capabilities).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
@@ -281,7 +283,7 @@ def start_exporter(
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(notify_path))
     sock.settimeout(0.2)
-    argv = [THPWATCH, "run", "--listen", f"127.0.0.1:{port}", *args]
+    argv = [*(wrapper or []), THPWATCH, "run", "--listen", f"127.0.0.1:{port}", *args]
     stderr_path = workdir / f"thpwatch-{port}-{time.monotonic_ns()}.log"
     full_env = {**os.environ, **(env or {}), "NOTIFY_SOCKET": str(notify_path)}
     with open(stderr_path, "wb") as err:

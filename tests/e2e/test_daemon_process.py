@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
 import signal
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, require
@@ -141,3 +145,38 @@ def test_kill_9_then_restart_leaves_no_temp_files(thpwatch_exporter, patched_roo
     wait_until(lambda: (textdir / FILE_NAME).stat().st_mtime > mtime, 10, "a textfile rewrite")
     assert second.stop() == 0
     assert sorted(p.name for p in textdir.iterdir()) == [FILE_NAME]
+
+
+def bpf_prog_ids_held_by(pid: int) -> set[int]:
+    """Ids of the BPF programs a process holds, from its fds' fdinfo (prog_id: lines)."""
+    ids = set()
+    for fdinfo in Path(f"/proc/{pid}/fdinfo").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            for line in fdinfo.read_text().splitlines():
+                if line.startswith("prog_id:"):
+                    ids.add(int(line.split()[1]))
+    return ids
+
+
+def loaded_bpf_prog_ids(bpftool: str) -> set[int]:
+    out = subprocess.run([bpftool, "prog", "show", "-j"], capture_output=True, check=True).stdout
+    return {p["id"] for p in json.loads(out)}
+
+
+def test_kill_9_leaves_no_bpf_program_and_a_restart_attaches_again(thpwatch_exporter):
+    require(os.geteuid() == 0, "needs root (BPF)")
+    bpftool = shutil.which("bpftool")
+    require(bpftool, "needs bpftool (Debian package bpftool)")
+    first = thpwatch_exporter()
+    held = bpf_prog_ids_held_by(first.process.pid)
+    require(held, "the exporter attached no BPF program here (see its probe states)")
+    assert held <= loaded_bpf_prog_ids(bpftool)
+    first.process.kill()
+    first.process.wait(10)
+    wait_until(lambda: not held & loaded_bpf_prog_ids(bpftool), 10, "the kernel to free them")
+
+    second = thpwatch_exporter(port=first.port)
+    again = bpf_prog_ids_held_by(second.process.pid)
+    assert len(again) == len(held) and not again & held
+    assert second.stop() == 0  # SIGTERM: detached cleanly
+    wait_until(lambda: not again & loaded_bpf_prog_ids(bpftool), 10, "SIGTERM to free them")
