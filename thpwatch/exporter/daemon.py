@@ -82,6 +82,20 @@ def _env(name: str) -> str:
     help="How many processes / cgroups --per-process / --per-cgroup export.",
 )
 @click.option(
+    "--pid-labels",
+    is_flag=True,
+    envvar=_env("PID_LABELS"),
+    help="Label --per-process series by pid (a series per process: high cardinality); "
+    "by default processes are grouped by command name.",
+)
+@click.option(
+    "--process-smaps",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    envvar=_env("PROCESS_SMAPS"),
+    help="Walk /proc/<pid>/smaps in --per-process: auto = unless that splits PUD THPs here.",
+)
+@click.option(
     "--scan-interval",
     type=click.FloatRange(min=5),
     default=60.0,
