@@ -36,6 +36,7 @@ class ServeError(Exception):
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # many scrapers at once must queue, not be refused
     allow_reuse_address = True
 
 
