@@ -206,6 +206,16 @@ def scrape_config(job: str, target: str, **extra: Any) -> dict[str, Any]:
     return {"job_name": job, "static_configs": [{"targets": [target]}], **extra}
 
 
+def run_to_exit(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`thpwatch run ARGS --log-level error` expected to exit by itself (a start-up failure)."""
+    return subprocess.run(
+        [THPWATCH, "run", *args, "--log-level", "error"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @dataclass
 class Exporter:
     """A `thpwatch run` process, told apart by its port, with its sd_notify socket."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, require
 
-from e2e.harness import THPWATCH, http_get, wait_until
+from e2e.harness import THPWATCH, http_get, run_to_exit, wait_until
 from thpwatch.exporter.textfile import FILE_NAME
 
 pytestmark = pytest.mark.e2e
@@ -48,21 +48,8 @@ def test_port_in_use_is_one_line_and_exit_1(patched_root):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [
-                THPWATCH,
-                "run",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--root",
-                str(patched_root),
-                "--no-bpf",
-                "--log-level",
-                "error",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        result = run_to_exit(
+            "--listen", f"127.0.0.1:{port}", "--root", str(patched_root), "--no-bpf"
         )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [

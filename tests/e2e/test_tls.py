@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from conftest import FIXTURES, require
 
-from e2e.harness import THPWATCH, scrape_config
+from e2e.harness import run_to_exit, scrape_config
 
 pytestmark = pytest.mark.e2e
 
@@ -73,25 +73,16 @@ def test_unreadable_key_is_one_clear_error(certificate, tmp_path):
     cert, _ = certificate
     bad_key = tmp_path / "bad.pem"
     bad_key.write_text("not a key\n")
-    result = subprocess.run(
-        [
-            THPWATCH,
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-bpf",
-            "--root",
-            str(PATCHED),
-            "--tls-cert",
-            str(cert),
-            "--tls-key",
-            str(bad_key),
-            "--log-level",
-            "error",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_to_exit(
+        "--listen",
+        "127.0.0.1:0",
+        "--no-bpf",
+        "--root",
+        str(PATCHED),
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(bad_key),
     )
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
