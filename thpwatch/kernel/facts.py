@@ -266,3 +266,19 @@ SYS_BTF_VMLINUX = "sys/kernel/btf/vmlinux"
 PROC_KALLSYMS = "proc/kallsyms"
 PROC_OSRELEASE = "proc/sys/kernel/osrelease"
 TRACEFS = "sys/kernel/tracing"
+
+# --- detect: feature evidence, per-process scan, cgroups, kernel log --------------------------
+
+PROC_OSRELEASE = "proc/sys/kernel/osrelease"
+# Lazy PTE: the prototypes that gain LAZY_PTE_PARAM_* (the __ variant is static, often inlined).
+LAZY_PTE_FUNCTIONS = (FN_SPLIT_HUGE_PMD_LOCKED, "__split_huge_pmd_locked")
+# smaps pud_entry added by the shared PUD port (not by the posted RFC): with it, reading smaps
+# accounts a PUD THP instead of splitting it [§2].
+FN_SMAPS_PUD_WALKER = "smaps_pud_range"
+STATUS_RSS_ANON = "RssAnon"
+DEV_KMSG = "dev/kmsg"
+CGROUP_ROOT = "sys/fs/cgroup"
+CGROUP1_MEMORY = "sys/fs/cgroup/memory"  # v1 memory controller (hybrid hosts) [§6]
+CGROUP_MEMSTAT = "memory.stat"
+CGROUP2_CONTROLLERS = "cgroup.controllers"  # lists "memory" where v2 has the controller
+CGROUP2_UNIFIED = "unified"  # the v2 mount inside sys/fs/cgroup on v1/v2 hybrid hosts [§6]
