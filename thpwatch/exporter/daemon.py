@@ -11,8 +11,9 @@ import click
 from thpwatch.exporter.lifecycle import Daemon, Settings
 from thpwatch.exporter.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from thpwatch.exporter.server import ServeError
-from thpwatch.exporter.sources import SourceOptions, exporter_sources
+from thpwatch.exporter.sources import exporter_sources
 from thpwatch.exporter.textfile import TextfileError
+from thpwatch.sources.host import SourceOptions
 
 log = logging.getLogger("thpwatch")
 
@@ -152,17 +153,16 @@ def run(
     except ListenAddressError as e:
         raise click.BadParameter(str(e), param_hint="--listen") from None
     options = SourceOptions(
-        root=root,
-        bpf=not no_bpf,
-        per_process=per_process,
-        per_cgroup=per_cgroup,
-        top=top,
-        pid_labels=pid_labels,
+        processes=per_process,
         process_smaps=process_smaps,
+        process_pids=pid_labels,
+        cgroups=per_cgroup,
+        top=top,
         scan_interval=scan_interval,
+        bpf=not no_bpf,
     )
     settings = Settings(host, port, tls_cert, tls_key, textfile_dir, textfile_interval)
-    daemon = Daemon(exporter_sources(options), settings)
+    daemon = Daemon(exporter_sources(root, options), settings)
     daemon.install_signal_handlers()
     try:
         daemon.start()
