@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
@@ -12,29 +11,26 @@ from prometheus_client.registry import Collector
 
 from thpwatch.catalog import Catalog, catalog
 from thpwatch.exporter.families import snapshot_families
+from thpwatch.exporter.fresh import SharedFresh
 from thpwatch.exporter.self_metrics import SCRAPE_DURATION
 from thpwatch.sampler import Sampler
 from thpwatch.snapshot import Snapshot
 
 
 class SnapshotCollector(Collector):
-    """Takes a Snapshot per collect() call and renders it.
+    """Renders, for each collect() call, a Snapshot taken after the call began.
 
-    Snapshots are taken one at a time: sources (BPF map reads, file readers) are not written
-    for concurrent use, and concurrent scrapes gain nothing from racing each other on 2 cores.
+    Snapshots are taken one at a time (sources such as BPF map reads are not written for
+    concurrent use); scrapes that arrive together share one (see SharedFresh).
     """
 
     def __init__(self, sampler: Sampler, metric_catalog: Catalog | None = None) -> None:
         self.sampler = sampler
         self.catalog = metric_catalog or catalog()
-        self._lock = threading.Lock()
-        self.last: Snapshot | None = None
+        self._fresh = SharedFresh(sampler.snapshot)
 
     def snapshot(self) -> Snapshot:
-        with self._lock:
-            snap = self.sampler.snapshot()
-            self.last = snap
-            return snap
+        return self._fresh.get()
 
     def collect(self) -> Iterator[Family]:
         start = time.perf_counter()
