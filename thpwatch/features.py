@@ -248,6 +248,12 @@ def detected(root: Path = Path("/")) -> KernelReport:
     return detect(root)
 
 
+def has_lazy_pte(root: Path = Path("/")) -> bool | None:
+    """Whether PMD THPs skip the deposited PTE table here; None when that cannot be told."""
+    present = detected(root).feature("lazy_pte").present
+    return None if present is Presence.UNKNOWN else present is Presence.YES
+
+
 class FeaturesSource:
     """Emits thpwatch_kernel_info and thpwatch_build_info."""
 

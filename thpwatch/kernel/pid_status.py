@@ -11,6 +11,12 @@ from thpwatch.sources.base import KernelFileError
 _KB_VALUE = re.compile(r"^\s*(?P<kb>\d+) kB\s*$")
 
 
+def kb_field_bytes(value: str) -> int | None:
+    """A /proc/<pid> field value such as "   2048 kB" in bytes; None if it is not that shape."""
+    m = _KB_VALUE.match(value)
+    return None if m is None else int(m["kb"]) * 1024
+
+
 @dataclass(frozen=True)
 class PidStatus:
     comm: str  # the Name: line (the task's comm, at most 15 characters)
@@ -31,10 +37,10 @@ def parse_status(text: str, origin: str) -> PidStatus:
     def kb(key: str) -> int | None:
         if key not in fields:
             return None
-        m = _KB_VALUE.match(fields[key])
-        if m is None:
+        size = kb_field_bytes(fields[key])
+        if size is None:
             raise KernelFileError(origin, f"{key} is {fields[key].strip()!r}, not a size in kB")
-        return int(m["kb"]) * 1024
+        return size
 
     comm = fields["Name"].strip("\t\n")
     return PidStatus(comm, kb(facts.STATUS_VMPTE), kb(facts.STATUS_RSS_ANON))

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.pid_status import kb_field_bytes
 from thpwatch.sources.base import KernelFileError
 
 # "7f12a0000000-7f12c0000000 rw-p 00000000 00:00 0    [heap]"
 _VMA_HEADER = re.compile(r"^(?P<start>[0-9a-f]+)-(?P<end>[0-9a-f]+) ")
-_KB_VALUE = re.compile(r"^\s*(?P<kb>\d+) kB\s*$")
 _FIELD_KEY = re.compile(r"^\w+$")
 
 
@@ -60,10 +60,10 @@ def summarize_smaps(lines: Iterable[str], origin: str) -> SmapsSummary:
         if key == facts.SMAPS_VMFLAGS:
             vma.flags = frozenset(value.split())
         elif key == facts.SMAPS_ANON_HUGE:
-            kb = _KB_VALUE.match(value)
-            if kb is None:
+            size = kb_field_bytes(value)
+            if size is None:
                 raise KernelFileError(origin, f"line {number}: {key} is {value.strip()!r}, not kB")
-            vma.anon_huge = int(kb["kb"]) * 1024
+            vma.anon_huge = size
     if vma is not None:
         _account(summary, vma)
     return summary
