@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
+from thpwatch.assembly import all_sources
 from thpwatch.exporter.lifecycle import Daemon, Settings
 from thpwatch.exporter.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from thpwatch.exporter.server import ServeError
-from thpwatch.exporter.sources import exporter_sources
 from thpwatch.exporter.textfile import TextfileError
 from thpwatch.sources.host import SourceOptions
 
@@ -108,7 +108,7 @@ def _env(name: str) -> str:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=Path("/"),
     envvar=_env("ROOT"),
-    help="Read the kernel's files under DIR instead of / (a fixture tree).",
+    help="Read the kernel's files under DIR instead of / (a fixture tree); no BPF then.",
 )
 @click.option(
     "--log-level", type=click.Choice(LOG_LEVELS), default="info", envvar=_env("LOG_LEVEL")
@@ -162,7 +162,7 @@ def run(
         bpf=not no_bpf,
     )
     settings = Settings(host, port, tls_cert, tls_key, textfile_dir, textfile_interval)
-    daemon = Daemon(exporter_sources(root, options), settings)
+    daemon = Daemon(all_sources(root, options), settings)
     daemon.install_signal_handlers()
     try:
         daemon.start()
