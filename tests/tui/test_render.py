@@ -237,3 +237,11 @@ def test_histogram_spark_marks_the_fullest_bucket():
     h = Histogram((1e-6, 1e-5, 1e-4), (0, 1, 9), 10, 0.0)
     assert spark(h) == " ▁█▁"  # 0, 1, 8 and 1 in +Inf
     assert spark(Histogram((1e-6,), (0,), 0, 0.0)) == ""
+
+
+def test_repeated_event_is_one_line_with_a_count():
+    log = EventLog()
+    for t in range(4):
+        log.observe(Frame.between(snaps.patched(t), snaps.patched(t + 1)))
+    text = text_of(log.render(5))
+    assert text.count("THP split failures") == 1 and "(x4 since" in text

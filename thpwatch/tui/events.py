@@ -3,8 +3,8 @@ a consistency violation, a reserved fault OOM. Detected by comparing two Snapsho
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
@@ -55,24 +55,43 @@ def detect(frame: Frame) -> Iterator[str]:
             yield f"consistency violation: {s.label('check')}"
 
 
+@dataclass
+class Event:
+    message: str
+    first: float
+    last: float
+    times: int = 1
+
+
 class EventLog:
-    """The most recent events, newest last."""
+    """Recent events, newest last; an event that keeps happening is one line with a count."""
 
     def __init__(self, keep: int = 50) -> None:
-        self.events: deque[tuple[float, str]] = deque(maxlen=keep)
+        self.keep = keep
+        self.events: dict[str, Event] = {}
 
     def observe(self, frame: Frame) -> None:
+        when = frame.now.timestamp
         for message in detect(frame):
-            self.events.append((frame.now.timestamp, message))
+            event = self.events.pop(message, None) or Event(message, when, when, 0)
+            event.last, event.times = when, event.times + 1
+            self.events[message] = event  # re-inserted: dicts keep insertion order
+        while len(self.events) > self.keep:
+            del self.events[next(iter(self.events))]
 
     def render(self, lines: int) -> Text:
         if not self.events:
             return Text("events: none", style="dim")
         out = Text()
-        for when, message in list(self.events)[-lines:]:
+        for event in list(self.events.values())[-lines:]:
             if out:
                 out.append("\n")
-            stamp = datetime.fromtimestamp(when).strftime("%H:%M:%S")
-            out.append(f"{stamp} ", style="dim")
-            out.append(message, style="bold red")
+            out.append(f"{clock(event.last)} ", style="dim")
+            out.append(event.message, style="bold red")
+            if event.times > 1:
+                out.append(f" (x{event.times} since {clock(event.first)})", style="dim")
         return out
+
+
+def clock(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%H:%M:%S")
