@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import tui_snapshots as snaps
 from rich.console import Console
+from tui_catalog import rule_catalog
 from tui_render import row, text_of
 
 from thpwatch.snapshot import Histogram, Snapshot, SourceStatus, State
@@ -15,6 +16,8 @@ from thpwatch.tui.pool import render_pool
 from thpwatch.tui.screen import MIN_HEIGHT, MIN_WIDTH, ViewState, render_screen
 from thpwatch.tui.sizes import render_sizes
 from thpwatch.tui.top_tables import Ranking, render_ranking
+
+pytestmark = pytest.mark.usefixtures(rule_catalog.__name__)
 
 
 def screen(frame: Frame, width: int, height: int | None, **state) -> str:
@@ -206,6 +209,7 @@ def test_header_shows_series_modes_and_probes():
     assert "always 1048576kB  madvise 2048kB  never 64kB" in text
     assert "probes: 2 ok" in text
     stock = screen(Frame(snaps.stock(0)), 120, None, paused=True)
+    assert "THP enabled: global madvise  inherit 2048kB  never 16kB 32kB 64kB" in stock
     assert "Reserved THP no" in stock and "probes: 1 blocked" in stock and "PAUSED" in stock
 
 

@@ -49,6 +49,11 @@ def modes_line(frame) -> Text:
         if s.value == 1:
             by_mode[s.label("mode")].append(s.label("size"))
     line = Text("THP enabled: ")
+    top_level = next(
+        (s.label("mode") for s in frame.series(names.THP_ENABLED) if s.value == 1), None
+    )
+    if top_level is not None:
+        line.append("global ").append(top_level, style="bold").append("  ")
     if not by_mode:
         return line.append("absent", style=ABSENT_STYLE)
     for mode in sorted(by_mode):

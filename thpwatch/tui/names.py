@@ -11,6 +11,9 @@ SERIES = (  # kernel_info label -> what the header calls the series
     ("pmd_swap", "PMD swap"),
 )
 
+# Global THP mode (/sys/kernel/mm/transparent_hugepage/enabled)
+THP_ENABLED = "thpwatch_thp_enabled"
+
 # Per-size (mTHP) sysfs
 MTHP_ENABLED = "thpwatch_mthp_enabled"
 MTHP_NR_ANON = "thpwatch_mthp_nr_anon"
@@ -28,11 +31,9 @@ def vmstat_counter(field: str) -> str:
 
 # Reserved THP pool
 POOL_HPAGES = "thpwatch_reserved_thp_pool_hpages"
-POOL_FREE_HPAGES = "thpwatch_reserved_thp_pool_free_hpages"
-POOL_USED_HPAGES = "thpwatch_reserved_thp_pool_used_hpages"
+POOL_FREE_HPAGES = "thpwatch_reserved_thp_free_hpages"
+POOL_USED_HPAGES = "thpwatch_reserved_thp_used_hpages"
 POOL_BYTES = "thpwatch_reserved_thp_pool_bytes"
-POOL_FREE_BYTES = "thpwatch_reserved_thp_pool_free_bytes"
-POOL_USED_BYTES = "thpwatch_reserved_thp_pool_used_bytes"
 RESIDENT_HPAGES = "thpwatch_reserved_thp_resident_hpages"
 REQUESTED_HPAGES = "thpwatch_reserved_thp_requested_hpages"
 BOOT_SHORTFALL_HPAGES = "thpwatch_reserved_thp_boot_shortfall_hpages"
