@@ -149,7 +149,7 @@ def test_latency_first_frame_counts_everything_but_no_rate():
 
 def test_rankings_sort_and_filter():
     frame = Frame(snaps.patched(0))
-    procs = Ranking.of(frame, "thpwatch_process_", "Top processes")
+    procs = Ranking.of(frame, "thpwatch_process_", "comm", "Top processes")
     assert procs.columns == (
         "thpwatch_process_anon_huge_bytes",
         "thpwatch_process_reserved_thp_bytes",
@@ -165,13 +165,13 @@ def test_rankings_sort_and_filter():
 
 
 def test_ranking_caps_rows():
-    procs = Ranking.of(Frame(snaps.patched(0)), "thpwatch_process_", "Top processes")
+    procs = Ranking.of(Frame(snaps.patched(0)), "thpwatch_process_", "comm", "Top processes")
     text = text_of(render_ranking(procs, "thpwatch_process_", 0, "", 1))
     assert "101 db" in text and "202 cache" not in text and "1 more" in text
 
 
 def test_no_process_source_is_said():
-    procs = Ranking.of(Frame(snaps.stock(0)), "thpwatch_process_", "Top processes")
+    procs = Ranking.of(Frame(snaps.stock(0)), "thpwatch_process_", "comm", "Top processes")
     assert "Top processes: none reported" in text_of(render_ranking(procs, "p", 0, "", 5))
 
 

@@ -120,6 +120,9 @@ def patched(t: float, pool_free: float = 10.0, violated: bool = True) -> Snapsho
         s("thpwatch_process_anon_huge_bytes", 2 * 2**21, pid="202", comm="cache"),
         s("thpwatch_process_reserved_thp_bytes", 30 * 2**21, pid="202", comm="cache"),
         s("thpwatch_cgroup_anon_thp_bytes", 10 * 2**21, cgroup="/system.slice/db.service"),
+        # scan summaries share the prefix but are not rows
+        s("thpwatch_process_scan_processes", 250.0),
+        s("thpwatch_process_scan_skipped", 3.0, reason="vanished"),
     ]
     statuses = (
         SourceStatus("files", "source", State.OK),

@@ -63,4 +63,6 @@ COMPACTION_SECONDS = "thpwatch_compaction_seconds"
 
 # Processes and cgroups (detect's sources): every metric under the prefix is a column.
 PROCESS_PREFIX = "thpwatch_process_"
+PROCESS_KEY = "comm"  # a row's identity label; the scan summaries lack it
 CGROUP_PREFIX = "thpwatch_cgroup_"
+CGROUP_KEY = "cgroup"

@@ -90,8 +90,8 @@ def render_screen(
     if state.show_help:
         return Text(HELP)
     compact = width < 110
-    processes = Ranking.of(frame, names.PROCESS_PREFIX, "Top processes")
-    cgroups = Ranking.of(frame, names.CGROUP_PREFIX, "Top cgroups")
+    processes = Ranking.of(frame, names.PROCESS_PREFIX, names.PROCESS_KEY, "Top processes")
+    cgroups = Ranking.of(frame, names.CGROUP_PREFIX, names.CGROUP_KEY, "Top cgroups")
     sort_col = processes.sort_column(state.sort_index)
     sort_name = sort_col.removeprefix(names.PROCESS_PREFIX) if sort_col else None
     rows = 10 if height is None else max(3, height // 6)

@@ -26,13 +26,14 @@ class Ranking:
     rows: dict[Labels, dict[str, float]]
 
     @classmethod
-    def of(cls, frame: Frame, prefix: str, title: str) -> Ranking:
+    def of(cls, frame: Frame, prefix: str, key_label: str, title: str) -> Ranking:
+        """Rows from the samples under prefix that carry key_label (not the scan summaries)."""
         rows: dict[Labels, dict[str, float]] = {}
         columns: set[str] = set()
         for s in frame.now.samples:
             if not s.name.startswith(prefix) or isinstance(s.value, Histogram):
                 continue
-            if s.name.endswith("_info"):
+            if not s.label(key_label):
                 continue
             columns.add(s.name)
             rows.setdefault(s.labels, {})[s.name] = s.value
@@ -64,8 +65,8 @@ def cell(name: str, value: float | None) -> Text:
 
 def identity(labels: Labels) -> str:
     d = dict(labels)
-    if "pid" in d:
-        return f"{d['pid']} {d.get('comm', '')}".strip()
+    if "comm" in d:
+        return f"{d.get('pid', '')} {d['comm']}".strip()
     return " ".join(v for _, v in labels)
 
 
