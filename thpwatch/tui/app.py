@@ -101,13 +101,25 @@ def run_live(feed: Feed, state: ViewState, console: Console) -> None:
 @click.option("--once", is_flag=True, help="Print one frame (after one interval) and exit.")
 @click.option("--no-bpf", is_flag=True, help="Do not load BPF probes (files only).")
 @click.option(
+    "--svg",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="With --once/--iterations: also save what was printed as an SVG picture.",
+)
+@click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=Path("/"),
     show_default=True,
     help="Read /sys and /proc under DIR (a fixture tree) instead of the host.",
 )
-def top(interval: float, iterations: int | None, once: bool, no_bpf: bool, root: Path) -> None:
+def top(
+    interval: float,
+    iterations: int | None,
+    once: bool,
+    no_bpf: bool,
+    svg: Path | None,
+    root: Path,
+) -> None:
     """Live view of THP activity: reserved pool, per-size rates, fault latency, top users.
 
     \b
@@ -118,21 +130,32 @@ def top(interval: float, iterations: int | None, once: bool, no_bpf: bool, root:
       thpwatch top --once                   one plain frame (pipes, scripts)
       thpwatch top -n 5 --interval 2        five frames, two seconds apart
       thpwatch top --root tests/fixtures/patched   demo of a kernel with all four series
+      COLUMNS=120 thpwatch top --once --svg top.svg   a picture of one frame
     """
     if once:
         iterations = 1
     interactive = iterations is None
+    if svg is not None and interactive:
+        raise click.UsageError("--svg needs --once or --iterations N")
     if interactive and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("not a terminal: use --once or --iterations N for a plain print")
-    bpf = not no_bpf and root == Path("/")
+    bpf = not no_bpf and root.resolve() == Path("/")
     note = "BPF off (--no-bpf)" if no_bpf else "" if bpf else f"BPF off (viewing {root})"
     state = ViewState(interval=interval, bpf_note=note)
-    console = Console()
+    console = Console(record=svg is not None)
     if bpf and interactive:
         console.print("loading BPF probes…", style="dim")
-    feed = Feed(build(root, bpf))
-    if interactive:
-        run_live(feed, state, console)
-    else:
-        assert iterations is not None
-        print_frames(feed, state, iterations, console)
+    try:
+        feed = Feed(build(root, bpf))
+        if interactive:
+            run_live(feed, state, console)
+        else:
+            assert iterations is not None
+            print_frames(feed, state, iterations, console)
+            if svg is not None:
+                console.save_svg(str(svg), title="thpwatch top")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:  # `thpwatch top -n 5 | head`: the reader left, not an error
+        sys.stdout = None  # type: ignore[assignment]  # nothing left to flush at exit
+        sys.exit(0)
