@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -157,5 +158,5 @@ def top(
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:  # `thpwatch top -n 5 | head`: the reader left, not an error
-        sys.stdout = None  # type: ignore[assignment]  # nothing left to flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet flush at exit
         sys.exit(0)
