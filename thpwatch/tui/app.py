@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.rule import Rule
 
@@ -54,7 +54,7 @@ class Feed:
 def build(root: Path, bpf: bool) -> list[Source]:
     from thpwatch.assembly import build_sources
 
-    return list(build_sources(root, bpf=bpf))
+    return list(build_sources(root))
 
 
 def print_frames(feed: Feed, state: ViewState, iterations: int, console: Console) -> None:
@@ -66,14 +66,22 @@ def print_frames(feed: Feed, state: ViewState, iterations: int, console: Console
         console.print(render_screen(console, frame, state, feed.events, console.width, None))
 
 
+def terminal_size() -> tuple[int, int]:
+    """The terminal's real size. Not rich's default, which prefers $COLUMNS/$LINES: those are
+    stale after a resize (tmux exports them, some shells too)."""
+    size = os.get_terminal_size(sys.stdout.fileno())
+    return size.columns, size.lines
+
+
 def run_live(feed: Feed, state: ViewState, console: Console) -> None:
-    def screen() -> object:
-        width, height = console.size
+    def screen() -> RenderableType:
+        console.size = size  # what the Live display lays out and crops to
+        width, height = size
         return render_screen(console, feed.frame(), state, feed.events, width, height)
 
     next_sample = time.monotonic() + state.interval
     with cbreak() as fd, Live(console=console, screen=True, auto_refresh=False) as live:
-        size = console.size
+        size = terminal_size()
         live.update(screen(), refresh=True)
         while True:
             key = read_key(fd, min(RESIZE_POLL, next_sample - time.monotonic()))
@@ -84,9 +92,9 @@ def run_live(feed: Feed, state: ViewState, console: Console) -> None:
                 next_sample = time.monotonic() + state.interval
                 if not state.paused:
                     feed.advance()
-            elif console.size == size:
+            elif terminal_size() == size:
                 continue
-            size = console.size
+            size = terminal_size()
             live.update(screen(), refresh=True)
 
 

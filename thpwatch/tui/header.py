@@ -18,7 +18,7 @@ STATE_STYLE = {State.OK: "green", State.ABSENT: "dim", State.BLOCKED: "yellow", 
 
 def kernel_line(frame, interval: float, paused: bool) -> Text:
     info = next(frame.series(names.KERNEL_INFO), None)
-    release = info.label("release", "?") if info else "?"
+    release = info.label("release", "unknown") if info else "unknown"
     when = datetime.fromtimestamp(frame.now.timestamp).strftime("%H:%M:%S")
     line = Text.assemble(
         ("thpwatch top", "bold"), "  kernel ", (release, "bold cyan"), f"  every {interval:g}s"
