@@ -63,6 +63,7 @@ THP_USE_ZERO_PAGE = "use_zero_page"
 THP_HPAGE_PMD_SIZE = "hpage_pmd_size"  # bytes, e.g. 2097152
 THP_SHMEM_ENABLED = "shmem_enabled"
 KHUGEPAGED_DIR = "khugepaged"  # every file in it is one decimal number
+KHUGEPAGED_COUNTERS = ("pages_collapsed", "full_scans")  # the rest are tunables
 
 # Mode files print every choice with the current one in brackets: "always [madvise] never".
 THP_MODES = ("always", "inherit", "madvise", "never")
@@ -266,3 +267,19 @@ SYS_BTF_VMLINUX = "sys/kernel/btf/vmlinux"
 PROC_KALLSYMS = "proc/kallsyms"
 PROC_OSRELEASE = "proc/sys/kernel/osrelease"
 TRACEFS = "sys/kernel/tracing"
+
+# --- detect: feature evidence, per-process scan, cgroups, kernel log --------------------------
+
+PROC_OSRELEASE = "proc/sys/kernel/osrelease"
+# Lazy PTE: the prototypes that gain LAZY_PTE_PARAM_* (the __ variant is static, often inlined).
+LAZY_PTE_FUNCTIONS = (FN_SPLIT_HUGE_PMD_LOCKED, "__split_huge_pmd_locked")
+# smaps pud_entry added by the shared PUD port (not by the posted RFC): with it, reading smaps
+# accounts a PUD THP instead of splitting it [§2].
+FN_SMAPS_PUD_WALKER = "smaps_pud_range"
+STATUS_RSS_ANON = "RssAnon"
+DEV_KMSG = "dev/kmsg"
+CGROUP_ROOT = "sys/fs/cgroup"
+CGROUP1_MEMORY = "sys/fs/cgroup/memory"  # v1 memory controller (hybrid hosts) [§6]
+CGROUP_MEMSTAT = "memory.stat"
+CGROUP2_CONTROLLERS = "cgroup.controllers"  # lists "memory" where v2 has the controller
+CGROUP2_UNIFIED = "unified"  # the v2 mount inside sys/fs/cgroup on v1/v2 hybrid hosts [§6]
