@@ -11,10 +11,11 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, REPO, require
+from unit.fixturetree import tree
 
 from thpwatch.cli import main
 from thpwatch.diagnosis import AttachType, BpfReport, diagnose
-from thpwatch.snapshot import State
+from thpwatch.snapshot import SourceStatus, State
 
 THPWATCH = REPO / ".venv/bin/thpwatch"
 SERIES = ("reserved_thp", "pud_thp", "lazy_pte", "pmd_swap")
@@ -63,15 +64,15 @@ def test_snapshot_table_on_the_stock_tree():
     assert "features" in result.output and "procscan" not in result.output
 
 
-def test_snapshot_on_malformed_tree_names_files_and_exits_1():
-    result = run(
-        "snapshot", "--root", str(FIXTURES / "malformed"), "--json", "--process-smaps", "on"
-    )
+def test_snapshot_on_malformed_tree_names_files_and_exits_1(tmp_path):
+    root = tree(tmp_path, "processes-garbled")
+    result = run("snapshot", "--root", str(root), "--json", "--process-smaps", "on")
     doc = json.loads(result.output)
     assert result.exit_code == 1
     reason = statuses(doc)["procscan"]["reason"]
-    assert "malformed/proc/500/smaps: line 26" in reason
-    assert statuses(doc)["features"]["state"] in ("ok", "error")  # the rest still reported
+    assert f"{root}/proc/500/smaps: line 26" in reason
+    assert statuses(doc)["features"]["state"] == "ok"  # the rest still reported
+    assert samples(doc, "thpwatch_reserved_thp_pool_hpages")
 
 
 def test_usage_error_is_2():
@@ -182,3 +183,19 @@ def test_live_doctor_reports_this_machine():
     assert not types["kprobe"]["works"]
     assert doc["permissions"]["root"] is True
     assert code == 0, doc["findings"]
+
+
+def test_doctor_groups_refused_probes_and_keeps_probe_errors_apart():
+    probe = "probe"
+    sts = (
+        SourceStatus("__split_huge_pmd", probe, State.BLOCKED, "fentry: EPERM"),
+        SourceStatus("do_swap_page", probe, State.BLOCKED, "fentry: EPERM"),
+        SourceStatus("mm_page_alloc", probe, State.ERROR, "compile failed"),
+        SourceStatus("pagetypeinfo", "source", State.BLOCKED, "/proc/pagetypeinfo: EACCES"),
+    )
+    findings = diagnose(FIXTURES / "stock", sts, None).findings
+    (refused,) = [f for f in findings if f.problem.startswith("probes refused")]
+    assert refused.severity == "warning" and "__split_huge_pmd, do_swap_page" in refused.problem
+    assert [f.severity for f in findings if f.problem.startswith("mm_page_alloc")] == ["error"]
+    (blocked,) = [f for f in findings if f.problem.startswith("pagetypeinfo")]
+    assert blocked.severity == "blocked" and "0400" in blocked.fix

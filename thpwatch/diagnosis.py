@@ -114,18 +114,26 @@ _SOURCE_FIXES = {
 
 def _source_findings(statuses: Sequence[SourceStatus]) -> list[Finding]:
     found = []
+    refused_probes = []
     for s in statuses:
-        if s.state is State.BLOCKED:
+        if s.state is State.BLOCKED and s.kind == "probe":
+            refused_probes.append(s.name)
+        elif s.state is State.BLOCKED:
             fix = _SOURCE_FIXES.get(s.name, "run thpwatch as root")
-            found.append(
-                Finding(BLOCKED if s.kind == "source" else WARNING, f"{s.name}: {s.reason}", fix)
-            )
+            found.append(Finding(BLOCKED, f"{s.name}: {s.reason}", fix))
         elif s.state is State.ERROR:
-            fix = "the reason names the file; if it is a real kernel's file, report it as a bug"
+            fix = "the reason names the file or probe; if a real kernel produced it, report a bug"
             found.append(Finding(ERROR, f"{s.name}: {s.reason}", fix))
         elif s.state is State.ABSENT and s.reason and s.name == "procscan.smaps":
             fix = "per-process THP bytes come from status only; --process-smaps=on reads smaps"
             found.append(Finding(INFO, f"{s.name}: {s.reason}", fix))
+    if refused_probes:
+        fix = (
+            "the kernel refuses their attach type (see the BPF attach types); the other probes work"
+            if os.geteuid() == 0
+            else "run thpwatch as root"
+        )
+        found.append(Finding(WARNING, "probes refused: " + ", ".join(refused_probes), fix))
     return found
 
 

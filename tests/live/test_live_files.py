@@ -9,8 +9,11 @@ confirmed from its own smaps entry.
 from __future__ import annotations
 
 import ctypes
+import json
 import mmap
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,3 +143,33 @@ def test_reserved_pool_absent_on_stock_kernel(root_user):
         assert "reserved_thp" in status.reason
         assert not any(s.name.startswith("thpwatch_reserved_thp_pool") for s in snap.samples)
         assert not any(s.name == "thpwatch_check_violation" for s in snap.samples)
+
+
+NOBODY = 65534
+UNPRIVILEGED_SNAPSHOT = """
+import json
+from pathlib import Path
+from thpwatch.assembly import build_sources
+from thpwatch.sampler import Sampler
+snap = Sampler(build_sources(Path("/"), lazy_pte=lambda: False)).snapshot()
+print(json.dumps({st.name: [st.state.value, st.reason] for st in snap.statuses}))
+"""
+
+
+def test_without_root_pagetypeinfo_is_blocked_and_the_rest_works(root_user):
+    done = subprocess.run(
+        [sys.executable, "-c", UNPRIVILEGED_SNAPSHOT],
+        preexec_fn=lambda: (os.setgid(NOBODY), os.setuid(NOBODY)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    states = json.loads(done.stdout)
+    assert states["pagetypeinfo"] == [
+        "blocked",
+        "/proc/pagetypeinfo: permission denied (root can read it)",
+    ]
+    for name in ("thp_settings", "mthp", "vmstat", "meminfo", "checks"):
+        assert states[name][0] == "ok", (name, states[name])

@@ -43,9 +43,6 @@ class PageTypeInfo:
     blocks: tuple[Pageblocks, ...]
     problems: tuple[str, ...]  # rows that could not be used (the rest are kept)
 
-    def has_migratetype(self, name: str) -> bool:
-        return name in self.migratetypes or any(f.migratetype == name for f in self.free)
-
     def pageblocks(self, migratetype: str) -> int:
         """Pageblocks of one migratetype, summed over every node and zone."""
         return sum(b.count for b in self.blocks if b.migratetype == migratetype)
@@ -164,14 +161,14 @@ class ReserveThpBlocks:
 def reserve_thp_blocks(
     info: PageTypeInfo, hpage_bytes: int, page_size: int = facts.PAGE_SIZE
 ) -> ReserveThpBlocks | None:
-    """None on kernels without the ReserveTHP migratetype.
+    """None on kernels without the ReserveTHP migratetype (in the block table's header).
 
     Free memory counts chunks of every order >= the PMD order: adjacent free reserved blocks
     merge into order-10 chunks, which hold two huge pages each. Smaller chunks cannot back a
     PMD fault, so they count as in use.
     """
     mt = facts.MIGRATETYPE_RESERVED_THP
-    if not info.has_migratetype(mt):
+    if mt not in info.migratetypes:
         return None
     hpage_pages = hpage_bytes // page_size
     hpage_order = hpage_pages.bit_length() - 1

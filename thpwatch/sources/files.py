@@ -129,7 +129,7 @@ DISCOVERED = (
         tuple(s for s in facts.MTHP_KNOWN_STATS if not s.startswith(facts.MTHP_GAUGE_PREFIX)),
     ),
     DiscoveredFamily(
-        re.compile(r"thpwatch_mthp_(?P<stat>nr_[a-z0-9_]+)"),
+        re.compile(r"thpwatch_mthp_(?P<stat>nr_[a-z0-9_]+)(?<!_total)"),
         lambda stat: _gauge(
             f"thpwatch_mthp_{stat}", f"Per-size THP current count (stats/{stat}).", ("size",)
         ),
@@ -235,7 +235,7 @@ class ThpSettingsSource(FromRoot):
         out.add("thpwatch_thp_use_zero_page", settings.use_zero_page)
         out.add("thpwatch_thp_pmd_size_bytes", settings.hpage_pmd_size)
         for setting, value in settings.khugepaged:
-            if setting in ("pages_collapsed", "full_scans"):
+            if setting in facts.KHUGEPAGED_COUNTERS:
                 out.add(f"thpwatch_khugepaged_{setting}_total", value)
             else:
                 out.add("thpwatch_khugepaged_setting", value, setting=setting)
@@ -298,7 +298,8 @@ class PagetypeinfoSource(FromReadings):
                     migratetype=f.migratetype,
                     order=str(order),
                 )
-        reserve = reserve_thp_blocks(info, hpage_bytes)
+        # Sums over a table with unreadable rows would understate free memory: not emitted.
+        reserve = None if info.problems else reserve_thp_blocks(info, hpage_bytes)
         if reserve is not None:
             out.add("thpwatch_reserved_thp_pageblocks", reserve.pageblocks)
             out.add("thpwatch_reserved_thp_resident_hpages", reserve.resident_hpages)
