@@ -199,6 +199,22 @@ def collapse(count: int = 4) -> Did:
     return did
 
 
+def split_thps(count: int = 8) -> Did:
+    """Fault 2 * count PMD THPs; unmap one 4 KiB page inside each of the first `count` (a VMA
+    split: the PMD is split, __split_huge_pmd) and MADV_COLD one 4 KiB page of each of the others
+    (a partial range: the folio is split, split_huge_page_to_list_to_order)."""
+    did = Did("split_thps")
+    with Region(2 * count * PMD_BYTES, PMD_BYTES) as r:
+        r.madvise(facts.MADV_HUGEPAGE, did)
+        did.add("thps", r.write(PMD_BYTES))
+        for i in range(count):
+            _libc.munmap(r.addr + i * PMD_BYTES + PAGE, PAGE)
+            r.madvise(facts.MADV_COLD, did, offset=(count + i) * PMD_BYTES + PAGE, length=PAGE)
+        did.add("pmd_splits", count)
+        did.add("folio_splits", count)
+    return did
+
+
 def pageout_retouch(thps: int = 32) -> Did:
     """Fault THPs, write every page, MADV_PAGEOUT them (swap-out; needs active swap), then read
     every 4 KiB page back (swap-in)."""

@@ -48,7 +48,7 @@ class BpfSource:
                 self._crosscheck(raw, attached, statuses, out)
         out.statuses.extend(statuses.values())
         if not attached:
-            self._raise_for(statuses.values())
+            self._no_probe(statuses.values(), out)
 
     def _crosscheck(
         self, raw: object, attached: set[str], statuses: dict[str, SourceStatus], out: Emitter
@@ -87,11 +87,13 @@ class BpfSource:
         return Names(migratetypes, collapse, returns)
 
     @staticmethod
-    def _raise_for(statuses: Iterable[SourceStatus]) -> None:
+    def _no_probe(statuses: Iterable[SourceStatus], out: Emitter) -> None:
+        """The source's own state when nothing attached: absent/blocked if that is all the
+        probes are, else an error (a compile or attach failure) with the reasons."""
         states = {s.state for s in statuses}
         reasons = "; ".join(dict.fromkeys(s.reason for s in statuses))
         if states <= {State.ABSENT}:
             raise SourceAbsent(f"no probe attached: {reasons}")
         if states <= {State.ABSENT, State.BLOCKED}:
             raise SourceBlocked(f"no probe attached: {reasons}")
-        raise RuntimeError(f"no probe attached: {reasons}")
+        out.problem(f"no probe attached: {reasons}")
