@@ -35,7 +35,7 @@ def read_kernel_counts(root: Path = Path("/")) -> KernelCounts:
     return counts
 
 
-def _kernel_sum(*keys: str) -> Callable[[KernelCounts], int | None]:
+def kernel_sum(*keys: str) -> Callable[[KernelCounts], int | None]:
     def total(k: KernelCounts) -> int | None:
         values = [k[key] for key in keys if key in k]
         return sum(values) if values else None
@@ -43,7 +43,7 @@ def _kernel_sum(*keys: str) -> Callable[[KernelCounts], int | None]:
     return total
 
 
-def _allocs_of_order(order: int) -> Callable[[RawMaps], int | None]:
+def allocs_of_order(order: int) -> Callable[[RawMaps], int | None]:
     def total(r: RawMaps) -> int | None:
         if r.alloc is None:
             return None
@@ -52,7 +52,7 @@ def _allocs_of_order(order: int) -> Callable[[RawMaps], int | None]:
     return total
 
 
-def _fault_calls(fault: str) -> Callable[[RawMaps], int | None]:
+def fault_calls(fault: str) -> Callable[[RawMaps], int | None]:
     index = FAULTS.index(fault)
 
     def total(r: RawMaps) -> int | None:
@@ -67,7 +67,7 @@ def _fault_calls(fault: str) -> Callable[[RawMaps], int | None]:
     return total
 
 
-def _split_calls(level: str) -> Callable[[RawMaps], int | None]:
+def split_calls(level: str) -> Callable[[RawMaps], int | None]:
     index = SPLITS.index(level)
 
     def total(r: RawMaps) -> int | None:
@@ -93,64 +93,64 @@ CHECKS = (
         "pmd_alloc",
         "mm_page_alloc",
         f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc",
-        _kernel_sum(f"mthp:{PMD_SIZE}:anon_fault_alloc"),
-        _allocs_of_order(facts.PMD_ORDER),
+        kernel_sum(f"mthp:{PMD_SIZE}:anon_fault_alloc"),
+        allocs_of_order(facts.PMD_ORDER),
         exact=True,
     ),
     Check(
         "pmd_fault",
         facts.FN_DO_HUGE_PMD_ANON,
         f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc + anon_fault_fallback",
-        _kernel_sum(f"mthp:{PMD_SIZE}:anon_fault_alloc", f"mthp:{PMD_SIZE}:anon_fault_fallback"),
-        _fault_calls("pmd_anon"),
+        kernel_sum(f"mthp:{PMD_SIZE}:anon_fault_alloc", f"mthp:{PMD_SIZE}:anon_fault_fallback"),
+        fault_calls("pmd_anon"),
         exact=False,
     ),
     Check(
         "pud_fault",
         facts.FN_DO_HUGE_PUD_ANON,
         f"hugepages-{PUD_SIZE}/stats/anon_fault_alloc + anon_fault_fallback",
-        _kernel_sum(f"mthp:{PUD_SIZE}:anon_fault_alloc", f"mthp:{PUD_SIZE}:anon_fault_fallback"),
-        _fault_calls("pud_anon"),
+        kernel_sum(f"mthp:{PUD_SIZE}:anon_fault_alloc", f"mthp:{PUD_SIZE}:anon_fault_fallback"),
+        fault_calls("pud_anon"),
         exact=False,
     ),
     Check(
         "pmd_swapin",
         facts.FN_DO_HUGE_PMD_SWAP,
         f"hugepages-{PMD_SIZE}/stats/swpin",
-        _kernel_sum(f"mthp:{PMD_SIZE}:swpin"),
-        _fault_calls("pmd_swapin"),
+        kernel_sum(f"mthp:{PMD_SIZE}:swpin"),
+        fault_calls("pmd_swapin"),
         exact=False,
     ),
     Check(
         "pte_swapin",
         facts.FN_DO_SWAP_PAGE,
         "vmstat pswpin",
-        _kernel_sum("vmstat:pswpin"),
-        _fault_calls("pte_swapin"),
+        kernel_sum("vmstat:pswpin"),
+        fault_calls("pte_swapin"),
         exact=False,
     ),
     Check(
         "split_pmd",
         facts.FN_SPLIT_HUGE_PMD,
         f"vmstat {facts.VMSTAT_THP_SPLIT_PMD}",
-        _kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PMD}"),
-        _split_calls("pmd"),
+        kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PMD}"),
+        split_calls("pmd"),
         exact=False,
     ),
     Check(
         "split_pud",
         facts.FN_SPLIT_HUGE_PUD,
         f"vmstat {facts.VMSTAT_THP_SPLIT_PUD}",
-        _kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PUD}"),
-        _split_calls("pud"),
+        kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PUD}"),
+        split_calls("pud"),
         exact=False,
     ),
     Check(
         "split_folio",
         facts.FN_SPLIT_HUGE_PAGE,
         "vmstat thp_split_page + thp_split_page_failed",
-        _kernel_sum("vmstat:thp_split_page", "vmstat:thp_split_page_failed"),
-        _split_calls("folio"),
+        kernel_sum("vmstat:thp_split_page", "vmstat:thp_split_page_failed"),
+        split_calls("folio"),
         exact=False,
     ),
 )
