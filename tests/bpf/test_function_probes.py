@@ -209,3 +209,17 @@ def test_crosscheck_of_function_probes_against_kernel_counters(bpf_ready: None) 
     assert checks.get("pmd_fault") == 0 and checks.get("split_pmd") == 0, checks
     silent = [s for s in statuses if dict(s.detail).get("silent")]
     assert silent == [], [(s.name, s.reason) for s in silent]
+
+
+@pytest.mark.funcprobes
+@pytest.mark.parametrize("group", FUNCTION_GROUPS)
+def test_each_function_group_attaches_alone(bpf_ready: None, group: str) -> None:
+    caps = detect_capabilities()
+    require(caps.function_method, f"function probes refused: {caps.function_refusal()}")
+    with ProbeSet(groups=(group,)) as ps:
+        states = {st.state for st in ps.states.values()}
+        assert State.OK in states or states == {State.ABSENT}, group
+        for st in ps.states.values():
+            assert st.state in (State.OK, State.ABSENT), (st.spec.name, st.reason)
+            if st.state is State.OK:
+                assert st.method == caps.function_method

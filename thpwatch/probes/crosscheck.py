@@ -88,6 +88,19 @@ class Check:
     exact: bool
 
 
+def _fault_check(name: str, probe: str, size: str, fault: str) -> Check:
+    """A THP fault handler's completed calls against its size's alloc + fallback counts."""
+    stats = ("anon_fault_alloc", "anon_fault_fallback")
+    return Check(
+        name,
+        probe,
+        f"hugepages-{size}/stats/{' + '.join(stats)}",
+        kernel_sum(*(f"mthp:{size}:{stat}" for stat in stats)),
+        fault_calls(fault),
+        exact=False,
+    )
+
+
 CHECKS = (
     Check(
         "pmd_alloc",
@@ -97,22 +110,8 @@ CHECKS = (
         allocs_of_order(facts.PMD_ORDER),
         exact=True,
     ),
-    Check(
-        "pmd_fault",
-        facts.FN_DO_HUGE_PMD_ANON,
-        f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc + anon_fault_fallback",
-        kernel_sum(f"mthp:{PMD_SIZE}:anon_fault_alloc", f"mthp:{PMD_SIZE}:anon_fault_fallback"),
-        fault_calls("pmd_anon"),
-        exact=False,
-    ),
-    Check(
-        "pud_fault",
-        facts.FN_DO_HUGE_PUD_ANON,
-        f"hugepages-{PUD_SIZE}/stats/anon_fault_alloc + anon_fault_fallback",
-        kernel_sum(f"mthp:{PUD_SIZE}:anon_fault_alloc", f"mthp:{PUD_SIZE}:anon_fault_fallback"),
-        fault_calls("pud_anon"),
-        exact=False,
-    ),
+    _fault_check("pmd_fault", facts.FN_DO_HUGE_PMD_ANON, PMD_SIZE, "pmd_anon"),
+    _fault_check("pud_fault", facts.FN_DO_HUGE_PUD_ANON, PUD_SIZE, "pud_anon"),
     Check(
         "pmd_swapin",
         facts.FN_DO_HUGE_PMD_SWAP,

@@ -10,7 +10,7 @@ else that fails makes it `error` with the message.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,14 +168,7 @@ class ProbeSet:
 
     # -- tracepoints ----------------------------------------------------------------------------
     def _open_tracepoints(self, env: Any, tracefs: Path, states: list[ProbeState]) -> None:
-        present = []
-        for st in states:
-            missing = [tp for tp in st.spec.targets if not event_exists(tracefs, tp)]
-            if missing:
-                st.state = State.ABSENT
-                st.reason = f"tracepoint {', '.join(missing)} not in tracefs"
-            else:
-                present.append(st)
+        present = _mark_absent(states, lambda tp: event_exists(tracefs, tp), "not in tracefs")
         if not present:
             return
         flags = common_cflags(self.groups, self.pid, self.bpf_dir)
@@ -191,14 +184,9 @@ class ProbeSet:
     def _open_functions(self, env: Any, states: list[ProbeState]) -> None:
         names = [t for st in states for t in (*st.spec.targets, *st.spec.helpers)]
         self.functions = kernel_functions(names)
-        present = []
-        for st in states:
-            missing = [t for t in st.spec.targets if not self.functions[t].present]
-            if missing:
-                st.state = State.ABSENT
-                st.reason = f"function {', '.join(missing)} not in BTF nor /proc/kallsyms"
-            else:
-                present.append(st)
+        present = _mark_absent(
+            states, lambda fn: self.functions[fn].present, "not in BTF nor /proc/kallsyms"
+        )
         if not present:
             return
         caps = detect_capabilities()
@@ -238,6 +226,8 @@ class ProbeSet:
                     st.detail["without"] = fn
             info = self.functions[st.spec.targets[0]]
             st.detail["returns"] = info.returns or "unknown (no BTF)"
+            if method == "kprobe" and info.kprobe_symbol not in (None, info.name):
+                st.detail["symbol"] = str(info.kprobe_symbol)  # a compiler clone
             self._attach(st, steps)
 
     def _attach_function(self, bpf: Any, fn: str, method: str, exit_: bool, done: set[str]) -> None:
@@ -289,6 +279,21 @@ class ProbeSet:
                 st.reason = f"{errno_name(code)}: {said}" if code else said
                 return
         st.state, st.reason = State.OK, ""
+
+
+def _mark_absent(
+    states: list[ProbeState], exists: Callable[[str], bool], where: str
+) -> list[ProbeState]:
+    """Mark probes whose targets the kernel lacks absent; return the others."""
+    present = []
+    for st in states:
+        missing = [t for t in st.spec.targets if not exists(t)]
+        if missing:
+            st.state = State.ABSENT
+            st.reason = f"{st.spec.kind} {', '.join(missing)} {where}"
+        else:
+            present.append(st)
+    return present
 
 
 def _attach_tracepoint(bpf: Any, tp: str) -> None:
