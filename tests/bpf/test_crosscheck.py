@@ -1,5 +1,6 @@
 """The cross-check metric on the real kernel: order-9 allocations seen by the tracepoint against
-the PMD size's anon_fault_alloc, both system-wide over the same interval."""
+the PMD THP allocations the kernel counted (anon_fault_alloc of the PMD size, plus collapses and
+file THPs that other processes may cause meanwhile), both system-wide over the same interval."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """BPF counts against the kernel's own counters over the same interval.
 
 Each Check pairs a probe's count with a kernel counter. `exact` checks report |bpf - kernel| /
-kernel (the order-9 allocation count must match anon_fault_alloc of the PMD size within 1 % on
-a quiet host); the others report 0 when both sides saw activity or both saw none, 1 when only
-one did. A function probe that is attached but counted nothing while its kernel counter moved
+kernel (the order-9 allocation count must match the PMD THP allocations the kernel counts,
+anon_fault_alloc of the PMD size on a quiet host, within 1 %); the others report 0 when both
+sides saw activity or both saw none, 1 when only one did. A function probe that is attached but counted nothing while its kernel counter moved
 is *silent* (inlined callers, compiler clones): reported on the probe's status.
 Only meaningful without a process filter (the kernel counters are system-wide).
 """
@@ -102,11 +102,17 @@ def _fault_check(name: str, probe: str, size: str, fault: str) -> Check:
 
 
 CHECKS = (
+    # Every kind of PMD THP the kernel counts when allocating one: anonymous faults, collapses
+    # (khugepaged, MADV_COLLAPSE) and file/shmem THPs. On a quiet host it is the faults alone.
     Check(
         "pmd_alloc",
         "mm_page_alloc",
-        f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc",
-        kernel_sum(f"mthp:{PMD_SIZE}:anon_fault_alloc"),
+        f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc + thp_collapse_alloc + thp_file_alloc",
+        kernel_sum(
+            f"mthp:{PMD_SIZE}:anon_fault_alloc",
+            "vmstat:thp_collapse_alloc",
+            "vmstat:thp_file_alloc",
+        ),
         allocs_of_order(facts.PMD_ORDER),
         exact=True,
     ),
