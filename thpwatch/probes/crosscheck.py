@@ -3,9 +3,10 @@
 Each Check pairs a probe's count with a kernel counter. `exact` checks report |bpf - kernel| /
 kernel (the order-9 allocation count must match the PMD THP allocations the kernel counts,
 anon_fault_alloc of the PMD size on a quiet host, within 1 %); the others report 0 when both
-sides saw activity or both saw none, 1 when only one did. A function probe that is attached but counted nothing while its kernel counter moved
-is *silent* (inlined callers, compiler clones): reported on the probe's status.
-Only meaningful without a process filter (the kernel counters are system-wide).
+sides saw activity or both saw none, 1 when only one did. A function probe that is attached but
+counted nothing while its kernel counter moved is *silent* (inlined callers, compiler clones):
+reported on the probe's status. Only meaningful without a process filter (the kernel counters
+are system-wide).
 """
 
 from __future__ import annotations
