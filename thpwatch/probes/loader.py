@@ -279,6 +279,9 @@ class ProbeSet:
             try:
                 with captured_stderr(messages):
                     step()
+            except _NotAttachable as e:
+                st.state, st.reason = State.ABSENT, str(e)
+                return
             except Exception as e:
                 code = last_errno()
                 said = messages[-1] if messages else str(e)
