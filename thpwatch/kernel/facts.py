@@ -211,6 +211,9 @@ MADV_NAMES = {
 GFP_RESERVED_THP = 0x200  # __GFP_RESERVED_THP, bit 9, seen in kmem:mm_page_alloc gfp_flags
 PMD_ORDER = 9  # x86-64 with 4 KiB pages: order of a PMD THP allocation
 PUD_ORDER = 18
+# Largest buddy-allocator order (MAX_PAGE_ORDER, x86-64). Larger folios (PUD THPs) come from
+# alloc_contig_range and never show in kmem:mm_page_alloc.
+MAX_PAGE_ORDER = 10
 
 # vm_fault_t bits (include/linux/mm_types.h; identical in 6.1, 6.12 and 6.18)
 VM_FAULT_OOM = 0x000001

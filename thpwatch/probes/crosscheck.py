@@ -24,6 +24,13 @@ PMD_SIZE = f"{(facts.PAGE_SIZE << facts.PMD_ORDER) // 1024}kB"
 PUD_SIZE = f"{(facts.PAGE_SIZE << facts.PUD_ORDER) // 1024}kB"
 
 KernelCounts = dict[str, int]  # "vmstat:<name>" and "mthp:<size>:<stat>"
+# Every PMD THP allocation the kernel counts: anonymous faults, collapses (khugepaged,
+# MADV_COLLAPSE), file/shmem THPs. On a quiet host it is the faults alone.
+PMD_THP_ALLOCS = (
+    f"mthp:{PMD_SIZE}:anon_fault_alloc",
+    "vmstat:thp_collapse_alloc",
+    "vmstat:thp_file_alloc",
+)
 
 
 def read_kernel_counts(root: Path = Path("/")) -> KernelCounts:
@@ -103,17 +110,11 @@ def _fault_check(name: str, probe: str, size: str, fault: str) -> Check:
 
 
 CHECKS = (
-    # Every kind of PMD THP the kernel counts when allocating one: anonymous faults, collapses
-    # (khugepaged, MADV_COLLAPSE) and file/shmem THPs. On a quiet host it is the faults alone.
     Check(
         "pmd_alloc",
         "mm_page_alloc",
         f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc + thp_collapse_alloc + thp_file_alloc",
-        kernel_sum(
-            f"mthp:{PMD_SIZE}:anon_fault_alloc",
-            "vmstat:thp_collapse_alloc",
-            "vmstat:thp_file_alloc",
-        ),
+        kernel_sum(*PMD_THP_ALLOCS),
         allocs_of_order(facts.PMD_ORDER),
         exact=True,
     ),

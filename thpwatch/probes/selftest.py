@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from thpwatch import workload
 from thpwatch.kernel import facts
 from thpwatch.probes.crosscheck import (
+    PMD_THP_ALLOCS,
     KernelCounts,
     allocs_of_order,
     fault_calls,
@@ -110,42 +111,51 @@ def run_selftest(with_swap: bool = True) -> list[SelftestRow]:
     rows: list[SelftestRow] = []
     with _Probes() as probes:
         for size in workload.enabled_thp_sizes():
-            order = (size // facts.PAGE_SIZE).bit_length() - 1
-            label = f"{size // 1024}kB"
-            sys0, _, k0 = probes.read()
-            did = workload.thp_faults(size, 32)
-            sys1, _, k1 = probes.read()
-            rows.append(
-                _row(
-                    probes,
-                    f"THP fault {label} (allocations of order {order})",
-                    did.counts["thps"],
-                    _kernel_delta((f"mthp:{label}:anon_fault_alloc",), k0, k1),
-                    _delta(allocs_of_order(order), sys0, sys1),
-                    "mm_page_alloc",
-                    exact=True,
-                )
-            )
-            if order == facts.PMD_ORDER:
-                rows.append(
-                    _row(
-                        probes,
-                        "PMD fault handler calls",
-                        did.counts["thps"],
-                        _kernel_delta(
-                            (f"mthp:{label}:anon_fault_alloc", f"mthp:{label}:anon_fault_fallback"),
-                            k0,
-                            k1,
-                        ),
-                        _delta(fault_calls("pmd_anon"), sys0, sys1),
-                        facts.FN_DO_HUGE_PMD_ANON,
-                        exact=True,
-                    )
-                )
+            rows += _fault_rows(probes, size)
         rows += _madvise_rows(probes)
         rows += _collapse_and_split_rows(probes)
         if with_swap:
             rows += _swap_rows(probes)
+    return rows
+
+
+def _fault_rows(probes: _Probes, size: int) -> list[SelftestRow]:
+    """THP faults of one size: the page allocator's count of that order, and where there is one
+    the fault handler's count. PUD THPs bypass the buddy allocator (no mm_page_alloc event)."""
+    order = (size // facts.PAGE_SIZE).bit_length() - 1
+    label = f"{size // 1024}kB"
+    sys0, _, k0 = probes.read()
+    did = workload.thp_faults(size, workload.thp_count(size, 32))
+    sys1, _, k1 = probes.read()
+    alloc, fallback = f"mthp:{label}:anon_fault_alloc", f"mthp:{label}:anon_fault_fallback"
+    rows = []
+    if order <= facts.MAX_PAGE_ORDER:
+        rows.append(
+            _row(
+                probes,
+                f"THP fault {label} (allocations of order {order})",
+                did.counts["thps"],
+                _kernel_delta(PMD_THP_ALLOCS if order == facts.PMD_ORDER else (alloc,), k0, k1),
+                _delta(allocs_of_order(order), sys0, sys1),
+                "mm_page_alloc",
+                exact=True,
+            )
+        )
+    handler = {facts.PMD_ORDER: ("pmd_anon", facts.FN_DO_HUGE_PMD_ANON)}
+    handler[facts.PUD_ORDER] = ("pud_anon", facts.FN_DO_HUGE_PUD_ANON)
+    if order in handler:
+        fault, probe = handler[order]
+        rows.append(
+            _row(
+                probes,
+                f"{fault} fault handler calls ({label})",
+                did.counts["thps"],
+                _kernel_delta((alloc, fallback), k0, k1),
+                _delta(fault_calls(fault), sys0, sys1),
+                probe,
+                exact=True,
+            )
+        )
     return rows
 
 
