@@ -159,3 +159,15 @@ def test_tracefs_that_cannot_be_mounted_says_why(
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     with pytest.raises(tracefs.TracefsUnavailable, match="mount -t tracefs.*only root can do that"):
         tracefs.tracefs_root()
+
+
+def test_pmd_alloc_check_counts_only_thp_migratetypes() -> None:
+    from thpwatch.probes.crosscheck import allocs_of_order, thp_migratetypes
+
+    names = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "ReserveTHP", "Isolate")
+    types = thp_migratetypes(names)
+    assert types == {1, 4}
+    raw = RawMaps(alloc={(9, 0, 0): 5, (9, 1, 0): 7, (9, 4, 1): 2, (3, 1, 0): 9})
+    assert allocs_of_order(9, types)(raw) == 9  # kmalloc_large's Unmovable order-9 left out
+    assert allocs_of_order(9)(raw) == 14
+    assert thp_migratetypes(()) is None

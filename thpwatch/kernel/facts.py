@@ -151,6 +151,9 @@ PAGETYPEINFO_BLOCKS_ROW = re.compile(
 )
 # Reserved THP's migratetype name; its index is config-dependent: never hard-code it [§1].
 MIGRATETYPE_RESERVED_THP = "ReserveTHP"
+# Anonymous and file THPs are allocated movable (reserved THPs from ReserveTHP); order-9
+# allocations of other types are the kernel's own (kmalloc_large, ...), not THPs.
+MIGRATETYPE_MOVABLE = "Movable"
 
 # --- boot parameters [§1, seed 001 mm/reserved_thp.c] ----------------------------------------
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from thpwatch import workload
 from thpwatch.kernel import facts
+from thpwatch.kernel.pagetypeinfo import read_pagetypeinfo
 from thpwatch.probes.crosscheck import (
     PMD_THP_ALLOCS,
     KernelCounts,
@@ -23,11 +25,13 @@ from thpwatch.probes.crosscheck import (
     kernel_sum,
     read_kernel_counts,
     split_calls,
+    thp_migratetypes,
 )
 from thpwatch.probes.decode import RawMaps, read_maps
 from thpwatch.probes.errors import result_name
 from thpwatch.probes.loader import ProbeSet
 from thpwatch.snapshot import State
+from thpwatch.sources.base import KernelFileError
 
 SYSTEM_GROUPS = ("alloc", "khugepaged", "faults", "swapin", "splits")
 
@@ -51,6 +55,10 @@ class _Probes:
     def __init__(self) -> None:
         self.system = ProbeSet(SYSTEM_GROUPS)
         self.mine = ProbeSet(("madvise",), pid=os.getpid())
+        try:
+            self.thp_types = thp_migratetypes(read_pagetypeinfo(Path("/")).migratetypes)
+        except (OSError, KernelFileError):
+            self.thp_types = None  # every allocation of the order counts
 
     def __enter__(self) -> _Probes:
         self.system.open()
@@ -136,7 +144,7 @@ def _fault_rows(probes: _Probes, size: int) -> list[SelftestRow]:
                 f"THP fault {label} (allocations of order {order})",
                 did.counts["thps"],
                 _kernel_delta(PMD_THP_ALLOCS if order == facts.PMD_ORDER else (alloc,), k0, k1),
-                _delta(allocs_of_order(order), sys0, sys1),
+                _delta(allocs_of_order(order, probes.thp_types), sys0, sys1),
                 "mm_page_alloc",
                 exact=True,
             )
