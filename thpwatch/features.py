@@ -127,11 +127,11 @@ class _Looker:
     def directory(self, relative: str) -> Evidence:
         p = self.path(relative)
         check = f"sysfs dir {p}"
+        thp = self.path(facts.THP_DIR)
         if p.is_dir():
             return Evidence(check, "exists", Presence.YES)
-        if self.path(facts.THP_DIR).is_dir():
+        if thp.is_dir():
             return Evidence(check, "missing", Presence.NO)
-        thp = self.path(facts.THP_DIR)
         return Evidence(check, f"missing, and so is {thp} (sysfs not mounted?)", Presence.UNKNOWN)
 
     @cached_property
