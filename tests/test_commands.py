@@ -164,6 +164,10 @@ def test_live_snapshot_as_nobody_is_blocked():
     doc = json.loads(proc.stdout)
     assert proc.returncode == 3
     assert statuses(doc)["kmsg"]["state"] == "blocked"
+    # kallsyms names and BTF are world-readable: detection works without root
+    assert statuses(doc)["features"]["state"] == "ok"
+    (info,) = samples(doc, "thpwatch_kernel_info")
+    assert {k: info["labels"][k] for k in SERIES} == dict.fromkeys(SERIES, "no")
 
 
 @pytest.mark.live
