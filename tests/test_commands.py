@@ -203,3 +203,11 @@ def test_doctor_groups_refused_probes_and_keeps_probe_errors_apart():
     assert [f.severity for f in findings if f.problem.startswith("mm_page_alloc")] == ["error"]
     (blocked,) = [f for f in findings if f.problem.startswith("pagetypeinfo")]
     assert blocked.severity == "blocked" and "0400" in blocked.fix
+
+
+def test_doctor_warns_when_evidence_disagrees(tmp_path):
+    root = tree(tmp_path, base="stock")
+    (root / "sys/kernel/mm/reserved_thp").mkdir()  # sysfs says yes, kallsyms and BTF say no
+    findings = diagnose(root, (), None).findings
+    (f,) = [f for f in findings if f.problem.startswith("evidence disagrees on Reserved THP")]
+    assert f.severity == "warning"

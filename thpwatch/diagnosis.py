@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thpwatch.features import KernelReport, Presence, detected
+from thpwatch.features import KernelReport, Presence, detect
 from thpwatch.snapshot import SourceStatus, State
 
 # Severity of a finding, and the exit code it implies (see commands.common).
@@ -183,6 +183,16 @@ def _bpf_findings(bpf: BpfReport) -> list[Finding]:
 def _kernel_findings(kernel: KernelReport) -> list[Finding]:
     found = []
     for f in kernel.series:
+        says = {e.says for e in f.evidence}
+        if {Presence.YES, Presence.NO} <= says:
+            checks = "; ".join(f"{e.says.value}: {e.check}: {e.found}" for e in f.evidence)
+            found.append(
+                Finding(
+                    WARNING,
+                    f"evidence disagrees on {f.title} (taken as present): {checks}",
+                    "a partial or broken port of the series? compare the kernel's patches",
+                )
+            )
         if f.present is Presence.UNKNOWN:
             checks = "; ".join(f"{e.check}: {e.found}" for e in f.evidence)
             found.append(
@@ -201,7 +211,7 @@ def diagnose(
     bpf: Callable[[], BpfReport] | None = probe_bpf,
 ) -> Diagnosis:
     """statuses: one Sampler pass over every source; bpf=None when BPF is not to be tried."""
-    kernel = detected(root)
+    kernel = detect(root, selftest=True)
     if bpf is None:
         why = NO_BPF if root == Path("/") else f"{FIXTURE} ({root})"
         bpf_report = BpfReport((), "", "", why)
