@@ -15,6 +15,7 @@ from unit.fixturetree import tree
 
 from thpwatch.cli import main
 from thpwatch.diagnosis import AttachType, BpfReport, diagnose
+from thpwatch.doctor_selftest import Row, SelftestReport
 from thpwatch.snapshot import SourceStatus, State
 
 THPWATCH = REPO / ".venv/bin/thpwatch"
@@ -211,3 +212,42 @@ def test_doctor_warns_when_evidence_disagrees(tmp_path):
     findings = diagnose(root, (), None).findings
     (f,) = [f for f in findings if f.problem.startswith("evidence disagrees on Reserved THP")]
     assert f.severity == "warning"
+
+
+def test_doctor_selftest_rows_and_disagreements():
+    rows = (
+        Row("THP fault 2048kB (allocations of order 9)", 32, 32, 32, True),
+        Row("PMD splits", 4, 4, 0, False, "kprobe attached but counted 0"),
+        Row("PMD fault handler calls", 32, 32, None, None, "fentry blocked: EPERM"),
+    )
+    d = diagnose(FIXTURES / "stock", (), None, lambda: SelftestReport(rows))
+    doc = d.to_json()
+    assert doc["selftest"]["ran"] and len(doc["selftest"]["rows"]) == 3
+    (bad,) = [f for f in d.findings if f.problem.startswith("self-test:")]
+    assert "PMD splits: workload 4, kernel 4, thpwatch 0" in bad.problem
+    assert bad.severity == "warning"
+
+
+def test_doctor_selftest_that_could_not_run_is_an_error():
+    d = diagnose(FIXTURES / "stock", (), None, lambda: SelftestReport((), "no probes"))
+    assert [f.severity for f in d.findings if "self-test did not run" in f.problem] == ["error"]
+
+
+def test_doctor_selftest_needs_bpf():
+    result = CliRunner().invoke(main, ["doctor", "--selftest", "--no-bpf"])
+    assert result.exit_code == 2 and "--selftest needs BPF" in result.output
+
+
+@pytest.mark.live
+@pytest.mark.bpf
+def test_live_doctor_selftest_without_swap():
+    require(os.geteuid() == 0, "needs root")
+    require(
+        importlib.util.find_spec("thpwatch.probes.selftest"),
+        "needs thpwatch.probes.selftest (probes branch)",
+    )
+    code, doc = _live_json("doctor", "--selftest", "--selftest-no-swap", "--no-processes")
+    rows = {r["event"]: r for r in doc["selftest"]["rows"]}
+    pmd = rows["THP fault 2048kB (allocations of order 9)"]
+    assert pmd["workload"] == 32 and pmd["agree"], pmd
+    assert code == 0, doc["findings"]
