@@ -134,6 +134,12 @@ def test_doctor_when_nothing_attaches():
     assert any(f.problem.startswith("no BPF program can attach") for f in d.findings)
 
 
+def _require_probes(module: str) -> None:
+    require(os.geteuid() == 0, "needs root")
+    name = f"thpwatch.probes.{module}"
+    require(importlib.util.find_spec(name), f"needs {name} (probes branch)")
+
+
 def _live_json(*args: str) -> tuple[int, dict]:
     proc = subprocess.run([str(THPWATCH), *args, "--json"], capture_output=True, text=True)
     return proc.returncode, json.loads(proc.stdout)
@@ -174,11 +180,7 @@ def test_live_snapshot_as_nobody_is_blocked():
 @pytest.mark.live
 @pytest.mark.bpf
 def test_live_doctor_reports_this_machine():
-    require(os.geteuid() == 0, "needs root")
-    require(
-        importlib.util.find_spec("thpwatch.probes.capabilities"),
-        "needs thpwatch.probes.capabilities (probes branch)",
-    )
+    _require_probes("capabilities")
     code, doc = _live_json("doctor", "--no-processes")
     present = {f["key"]: f["present"] for f in doc["kernel"]["series"]}
     assert present["reserved_thp"] == "no" and present["pud_thp"] == "no"
@@ -241,11 +243,7 @@ def test_doctor_selftest_needs_bpf():
 @pytest.mark.live
 @pytest.mark.bpf
 def test_live_doctor_selftest_without_swap():
-    require(os.geteuid() == 0, "needs root")
-    require(
-        importlib.util.find_spec("thpwatch.probes.selftest"),
-        "needs thpwatch.probes.selftest (probes branch)",
-    )
+    _require_probes("selftest")
     code, doc = _live_json("doctor", "--selftest", "--selftest-no-swap", "--no-processes")
     rows = {r["event"]: r for r in doc["selftest"]["rows"]}
     pmd = rows["THP fault 2048kB (allocations of order 9)"]
