@@ -158,7 +158,7 @@ def test_rankings_sort_and_filter():
     by_reserved = text_of(render_ranking(procs, "thpwatch_process_", 1, "", 10))
     assert by_thp.index("101 db") < by_thp.index("202 cache")
     assert by_reserved.index("202 cache") < by_reserved.index("101 db")
-    assert "anon huge bytes ▼" in by_thp and "reserved thp bytes ▼" in by_reserved
+    assert "THP ▼" in by_thp and "rt VMAs ▼" in by_reserved
     only_cache = text_of(render_ranking(procs, "thpwatch_process_", 0, "cach", 10))
     assert "202 cache" in only_cache and "db" not in only_cache
     assert "60.0 MiB" in only_cache
@@ -249,3 +249,14 @@ def test_repeated_event_is_one_line_with_a_count():
         log.observe(Frame.between(snaps.patched(t), snaps.patched(t + 1)))
     text = text_of(log.render(5))
     assert text.count("THP split failures") == 1 and "(x4 since" in text
+
+
+def test_process_table_says_why_smaps_columns_are_missing():
+    base = snaps.patched(0)
+    status = SourceStatus(
+        "procscan.smaps", "source", State.ABSENT, "off by default: kernel has PUD THP and ..."
+    )
+    frame = Frame(Snapshot(1.0, 1.0, base.samples, (*base.statuses, status)))
+    text = screen(frame, 120, None)
+    assert "smaps not read (absent): off by default" in text
+    assert "kernel has PUD THP" not in text  # the whole story is doctor's

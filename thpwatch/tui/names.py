@@ -62,7 +62,25 @@ DIRECT_RECLAIM_SECONDS = "thpwatch_direct_reclaim_seconds"
 COMPACTION_SECONDS = "thpwatch_compaction_seconds"
 
 # Processes and cgroups (detect's sources): every metric under the prefix is a column.
+PROCESS_SMAPS_STATUS = "procscan.smaps"  # why the smaps-based columns are missing, if they are
 PROCESS_PREFIX = "thpwatch_process_"
 PROCESS_KEY = "comm"  # a row's identity label; the scan summaries lack it
 CGROUP_PREFIX = "thpwatch_cgroup_"
 CGROUP_KEY = "cgroup"
+# Column titles of the process and cgroup tables, in the order the columns (and the sort key
+# cycle) go; a metric not listed here still gets a column, after these, titled by its name.
+COLUMN_TITLES = {
+    "thpwatch_process_anon_huge_bytes": "THP",
+    "thpwatch_process_reserved_thp_bytes": "rt VMAs",
+    "thpwatch_process_reserved_thp_resident_bytes": "rt resident",
+    "thpwatch_process_hugepage_vma_bytes": "hg VMAs",
+    "thpwatch_process_anon_rss_bytes": "anon RSS",
+    "thpwatch_process_pagetable_bytes": "page tables",
+    "thpwatch_cgroup_anon_thp_bytes": "anon THP",
+    "thpwatch_cgroup_v1_rss_huge_bytes": "rss_huge",
+    "thpwatch_cgroup_v1_total_rss_huge_bytes": "total_rss_huge",
+    "thpwatch_cgroup_shmem_thp_bytes": "shmem THP",
+    "thpwatch_cgroup_file_thp_bytes": "file THP",
+    "thpwatch_cgroup_thp_fault_alloc_total": "THP faults",
+    "thpwatch_cgroup_thp_collapse_alloc_total": "collapses",
+}
