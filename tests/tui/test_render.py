@@ -135,8 +135,11 @@ def test_latency_percentiles_over_the_interval():
 
 def test_latency_says_why_when_probes_are_not_attached():
     text = text_of(render_latency(Frame(snaps.stock(0))), 120)
-    assert "no fault latency — probes not attached" in text
-    assert "fault_pmd_anon: blocked (fentry refused (EPERM))" in text
+    assert (
+        "no fault latency — fault probes not attached: blocked: fentry refused (EPERM), no " in text
+    )
+    assert "(do_huge_pmd_anonymous_page, handle_mm_fault)" in text.replace("\n", "")
+    assert "mm_page_alloc" not in text  # a tracepoint probe has nothing to do with it
     assert "BPF off (--no-bpf)" in text_of(
         render_latency(Frame(snaps.stock(0)), "BPF off (--no-bpf)")
     )
@@ -210,7 +213,7 @@ def test_header_shows_series_modes_and_probes():
     assert "probes: 2 ok" in text
     stock = screen(Frame(snaps.stock(0)), 120, None, paused=True)
     assert "THP enabled: global madvise  inherit 2048kB  never 16kB 32kB 64kB" in stock
-    assert "Reserved THP no" in stock and "probes: 1 blocked" in stock and "PAUSED" in stock
+    assert "Reserved THP no" in stock and "probes: 1 ok  2 blocked" in stock and "PAUSED" in stock
 
 
 def test_events_pool_exhausted_split_failure_probe_detached_violation():
@@ -220,7 +223,7 @@ def test_events_pool_exhausted_split_failure_probe_detached_violation():
         after.timestamp,
         after.monotonic,
         after.samples,
-        (SourceStatus("fault_pmd_anon", "probe", State.ERROR, "perf buffer lost"),),
+        (SourceStatus("do_huge_pmd_anonymous_page", "probe", State.ERROR, "perf buffer lost"),),
     )
     log = EventLog()
     log.observe(Frame.between(before, detached))
@@ -228,7 +231,7 @@ def test_events_pool_exhausted_split_failure_probe_detached_violation():
     assert "reserved THP pool exhausted" in text
     assert "THP split failures" in text
     assert "reserved THP fault OOM" in text
-    assert "probe fault_pmd_anon detached: error perf buffer lost" in text
+    assert "probe do_huge_pmd_anonymous_page detached: error perf buffer lost" in text
     assert "consistency violation: quota_exceeds_free_blocks" in text
     quiet = EventLog()
     quiet.observe(Frame.between(snaps.stock(0), snaps.stock(2)))
@@ -260,3 +263,15 @@ def test_process_table_says_why_smaps_columns_are_missing():
     text = screen(frame, 120, None)
     assert "smaps not read (absent): off by default" in text
     assert "kernel has PUD THP" not in text  # the whole story is doctor's
+
+
+def test_splits_swapin_and_stalls():
+    from thpwatch.tui.activity import render_activity
+
+    text = text_of(render_activity(Frame.between(snaps.patched(0), snaps.patched(2))), 200)
+    # vmstat thp_split_pmd +4/s; probe pmd splits: ok 1/s + ENOMEM 1/s, ENOMEM is a failure
+    assert "PMD 4.0/s" in text and "probe pmd 2.0/s  failed 1.0/s" in text
+    assert "PMD major 1.0/s" in text and "PMD split_fallback 1.0/s" in text
+    assert "compact stall 1.0/s" in text
+    stock = text_of(render_activity(Frame.between(snaps.stock(0), snaps.stock(2))), 200)
+    assert "PUD absent" in stock and "probe pmd" not in stock

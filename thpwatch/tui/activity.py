@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.text import Text
 
+from thpwatch.snapshot import Sample
 from thpwatch.tui import names
 from thpwatch.tui.fmt import ABSENT_STYLE, pending, per_second, seconds
 from thpwatch.tui.frame import Frame
 
 
-def rate_item(frame: Frame, label: str, name: str, bad: bool = False, **match: str) -> Text:
+def rate_item(
+    frame: Frame,
+    label: str,
+    name: str,
+    bad: bool = False,
+    where: Callable[[Sample], bool] | None = None,
+    **match: str,
+) -> Text:
     """ "label 1.5/s", summed over the series matching; "absent" when none is there."""
     text = Text(f"{label} ")
     if not frame.has(name, **match):
         return text.append("absent", style=ABSENT_STYLE)
-    rate = frame.rate_sum(name, **match)
+    rate = frame.rate_sum(name, where, **match)
     if rate is None:
         return text.append_text(pending())
     style = ("bold red" if bad else "green") if rate > 0 else ""
@@ -55,13 +65,16 @@ def split_items(frame: Frame) -> list[Text | None]:
     ]
     levels = sorted({s.label("level") for s in frame.series(names.SPLITS)})
     for level in levels:
+        items.append(rate_item(frame, f"probe {level}", names.SPLITS, level=level))
         items.append(
-            rate_item(
-                frame, f"{level} aborted", names.SPLITS, bad=True, level=level, result="failed"
-            )
+            rate_item(frame, "failed", names.SPLITS, bad=True, where=split_failed, level=level)
         )
         items.append(latency_item(frame, f"{level}", names.SPLIT_SECONDS, level=level))
     return items
+
+
+def split_failed(sample: Sample) -> bool:
+    return sample.label("result") not in names.SPLIT_SUCCESS
 
 
 def swapin_items(frame: Frame) -> list[Text | None]:
@@ -72,7 +85,8 @@ def swapin_items(frame: Frame) -> list[Text | None]:
         ),
     ]
     for outcome in sorted({s.label("outcome") for s in frame.series(names.PMD_SWAPIN)}):
-        items.append(rate_item(frame, f"probe {outcome}", names.PMD_SWAPIN, outcome=outcome))
+        bad = outcome not in names.PMD_SWAPIN_WHOLE
+        items.append(rate_item(frame, f"PMD {outcome}", names.PMD_SWAPIN, bad, outcome=outcome))
     return items
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from itertools import pairwise
 
 from rich import box
@@ -37,18 +38,29 @@ def quantile_cells(h: Histogram) -> list[Text]:
 
 
 def why_no_latency(frame: Frame, bpf_note: str) -> Text:
-    """Name the reason the fault-latency histograms are missing."""
+    """Say plainly why there are no fault-latency histograms."""
     if bpf_note:
         return Text(f"no fault latency: {bpf_note}", style=ABSENT_STYLE)
-    reasons = sorted(
-        {
-            f"{st.name}: {st.state.value}" + (f" ({st.reason})" if st.reason else "")
-            for st in frame.now.statuses
-            if st.kind == "probe" and "fault" in st.name and st.state is not State.OK
-        }
-    )
-    if reasons:
-        return Text("no fault latency — probes not attached: " + "; ".join(reasons), "yellow")
+    probes = [
+        st
+        for st in frame.now.statuses
+        if st.kind == "probe" and dict(st.detail).get("group") in names.FAULT_PROBE_GROUPS
+    ]
+    if any(st.state is State.OK for st in probes):
+        return Text("fault probes attached; no fault measured yet", style=ABSENT_STYLE)
+    if probes:
+        by_reason: dict[str, list[str]] = defaultdict(list)
+        for st in probes:
+            by_reason[f"{st.state.value}: {st.reason}" if st.reason else st.state.value].append(
+                st.name
+            )
+        text = Text("no fault latency — fault probes not attached: ", style="yellow")
+        for reason, probe_names in by_reason.items():
+            text.append(f"{reason} ({', '.join(probe_names)})  ")
+        return text
+    bpf = frame.now.status(names.BPF_SOURCE, "source")
+    if bpf is not None and bpf.state is not State.OK:
+        return Text(f"no fault latency: BPF {bpf.state.value}: {bpf.reason}", style="yellow")
     return Text("no fault latency: no BPF fault probes loaded", style=ABSENT_STYLE)
 
 

@@ -41,11 +41,13 @@ CHECK_VIOLATION = "thpwatch_check_violation"
 KMSG_OOM_LEAKED = "thpwatch_kmsg_oom_leaked_lines_total"
 
 # BPF probes
+BPF_SOURCE = "bpf"
 MADVISE_CALLS = "thpwatch_madvise_calls_total"
 MADVISE_RESERVED_THP = "reserved_thp"  # advice label value of MADV_RESERVED_THP (26)
 MADVISE_ERRNOS = (("EINVAL", "misaligned / not private anon"), ("EAGAIN", "over quota"))
 FAULTS = "thpwatch_faults_total"
 FAULT_SECONDS = "thpwatch_fault_seconds"
+FAULT_PROBE_GROUPS = ("faults", "faults_any", "swapin")  # probe status detail "group"
 FAULT_KINDS = (  # fault label -> what the latency panel calls it
     ("any", "all faults"),
     ("pmd_anon", "2M anon (PMD)"),
@@ -56,8 +58,9 @@ FAULT_KINDS = (  # fault label -> what the latency panel calls it
 OOM_OUTCOME = "oom"
 SPLITS = "thpwatch_splits_total"
 SPLIT_SECONDS = "thpwatch_split_seconds"
-SPLIT_FAILED = "failed"
+SPLIT_SUCCESS = ("ok", "returned")  # any other result is an errno name: the split failed
 PMD_SWAPIN = "thpwatch_pmd_swapin_total"
+PMD_SWAPIN_WHOLE = ("major", "minor")  # outcomes that mapped the whole THP at PMD level
 DIRECT_RECLAIM_SECONDS = "thpwatch_direct_reclaim_seconds"
 COMPACTION_SECONDS = "thpwatch_compaction_seconds"
 
