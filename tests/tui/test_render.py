@@ -94,7 +94,7 @@ def test_pool_numbers_failures_and_violation():
     # EINVAL rose 1/s to 5; EAGAIN stayed at 2; the successful calls are not failures
     assert "EINVAL 5 (1.0/s)" in text and "EAGAIN 2 (0/s)" in text and "52" not in text
     assert "pool-empty OOM faults: 9 (2.0/s)" in text
-    assert "VIOLATION quota_exceeds_free_blocks" in text
+    assert "VIOLATION quota_exceeds_free_blocks  observed 10, limit 4" in text
     assert "used_plus_free_is_total" not in text  # that check holds
 
 

@@ -114,6 +114,8 @@ def patched(t: float, pool_free: float = 10.0, violated: bool = True) -> Snapsho
         s("thpwatch_reserved_thp_requested_hpages", 80.0),
         s("thpwatch_reserved_thp_boot_shortfall_hpages", 16.0),
         s("thpwatch_check_violation", 1.0 if violated else 0.0, check="quota_exceeds_free_blocks"),
+        s("thpwatch_check_observed", 10.0, check="quota_exceeds_free_blocks"),
+        s("thpwatch_check_limit", 4.0, check="quota_exceeds_free_blocks"),
         s("thpwatch_check_violation", 0.0, check="used_plus_free_is_total"),
         s("thpwatch_madvise_calls_total", 3 + t, advice="reserved_thp", result="EINVAL"),
         s("thpwatch_madvise_calls_total", 2.0, advice="reserved_thp", result="EAGAIN"),

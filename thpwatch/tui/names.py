@@ -38,6 +38,8 @@ RESIDENT_HPAGES = "thpwatch_reserved_thp_resident_hpages"
 REQUESTED_HPAGES = "thpwatch_reserved_thp_requested_hpages"
 BOOT_SHORTFALL_HPAGES = "thpwatch_reserved_thp_boot_shortfall_hpages"
 CHECK_VIOLATION = "thpwatch_check_violation"
+CHECK_OBSERVED = "thpwatch_check_observed"
+CHECK_LIMIT = "thpwatch_check_limit"
 KMSG_OOM_LEAKED = "thpwatch_kmsg_oom_leaked_lines_total"
 
 # BPF probes

@@ -90,11 +90,19 @@ def oom_line(frame: Frame) -> Text:
 
 
 def violation_lines(frame: Frame) -> list[Text]:
-    return [
-        Text(f"VIOLATION {s.label('check')}", style="bold white on red")
-        for s in frame.series(names.CHECK_VIOLATION)
-        if s.value
-    ]
+    """One red line per failing consistency check, with the numbers behind it."""
+    lines = []
+    for s in frame.series(names.CHECK_VIOLATION):
+        if not s.value:
+            continue
+        check = s.label("check")
+        line = Text(f"VIOLATION {check}", style="bold white on red")
+        observed = frame.value(names.CHECK_OBSERVED, check=check)
+        limit = frame.value(names.CHECK_LIMIT, check=check)
+        if observed is not None and limit is not None:
+            line.append(f"  observed {count(observed)}, limit {count(limit)}", style="red")
+        lines.append(line)
+    return lines
 
 
 def render_pool(frame: Frame, width: int) -> RenderableType:
