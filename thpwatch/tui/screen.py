@@ -140,9 +140,9 @@ def fits_side_by_side(
 
 
 def side_by_side(left: RenderableType, right: RenderableType) -> Table:
-    grid = Table.grid(expand=True, padding=(0, GAP))
-    grid.add_column(ratio=1)
-    grid.add_column(ratio=1)
+    grid = Table.grid(padding=(0, GAP))
+    grid.add_column()
+    grid.add_column()
     grid.add_row(left, right)
     return grid
 
