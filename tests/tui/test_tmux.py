@@ -155,6 +155,37 @@ def test_sort_key_reorders_the_process_table(term):
     quits_cleanly(term)
 
 
+UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def column_values(screen: str, title: str) -> list[float]:
+    """Byte values of the process-table column titled `title` (right-aligned under it)."""
+    lines = screen.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("processes") and title in line)
+    end = lines[head].index(title) + len(title)
+    values = []
+    for line in lines[head + 2 :]:
+        cells = line[:end].split()
+        if len(cells) < 3 or cells[-1] not in UNITS:
+            break
+        values.append(float(cells[-2]) * UNITS[cells[-1]])
+    return values
+
+
+def test_live_sort_key_cycles_and_orders_by_it(term):
+    term.start([THPWATCH, "top", "--no-bpf", "--interval", "0.5", "--scan-interval", "1"], REPO)
+    screen = term.wait_for(lambda s: "THP ▼" in s, "the process table sorted by THP")
+    thp = column_values(screen, "THP ▼")
+    assert len(thp) >= 2 and thp == sorted(thp, reverse=True), screen
+    for _ in range(4):  # THP -> rt VMAs -> rt resident -> hg VMAs -> anon RSS
+        term.keys("s")
+    screen = term.wait_for(lambda s: "anon RSS ▼" in s, "the table sorted by anon RSS")
+    assert "sort (anon RSS)" in screen and "THP ▼" not in screen
+    rss = column_values(screen, "anon RSS ▼")
+    assert len(rss) >= 2 and rss == sorted(rss, reverse=True), screen
+    quits_cleanly(term)
+
+
 def sort_header(screen: str) -> str:
     return next(line for line in screen.splitlines() if "▼" in line)
 
