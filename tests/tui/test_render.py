@@ -134,15 +134,29 @@ def test_latency_percentiles_over_the_interval():
 
 
 def test_latency_says_why_when_probes_are_not_attached():
-    text = text_of(render_latency(Frame(snaps.stock(0))), 120)
-    assert (
-        "no fault latency — fault probes not attached: blocked: fentry refused (EPERM), no " in text
-    )
-    assert "(do_huge_pmd_anonymous_page, handle_mm_fault)" in text.replace("\n", "")
+    text = text_of(render_latency(Frame(snaps.stock(0))), 120).replace("\n", "")
+    assert "no fault latency — fault probes blocked: fentry refused (EPERM), no kprobes " in text
+    assert "(do_huge_pmd_anonymous_page, handle_mm_fault)" in text
     assert "mm_page_alloc" not in text  # a tracepoint probe has nothing to do with it
-    assert "BPF off (--no-bpf)" in text_of(
-        render_latency(Frame(snaps.stock(0)), "BPF off (--no-bpf)")
+    no_bpf = render_latency(Frame(snaps.stock(0)), "BPF off (--no-bpf)")
+    assert text_of(no_bpf).strip() == "no fault latency: BPF off (--no-bpf)"
+
+
+def test_latency_absent_probes_and_attached_but_idle():
+    absent = SourceStatus(
+        "do_huge_pud_anonymous_page",
+        "probe",
+        State.ABSENT,
+        "function do_huge_pud_anonymous_page not in BTF nor /proc/kallsyms",
+        detail=(("group", "faults"),),
     )
+    text = text_of(render_latency(Frame(Snapshot(1.0, 1.0, (), (absent,)))), 200)
+    assert "fault probes absent: not in this kernel (do_huge_pud_anonymous_page)" in text
+    attached = Frame(Snapshot(1.0, 1.0, (), snaps.patched(0).statuses))
+    assert "fault probes attached; no fault measured yet" in text_of(render_latency(attached))
+    bpf = SourceStatus("bpf", "source", State.BLOCKED, "needs root (CAP_BPF)")
+    text = text_of(render_latency(Frame(Snapshot(1.0, 1.0, (), (bpf,)))))
+    assert "no fault latency: BPF blocked: needs root (CAP_BPF)" in text
 
 
 def test_latency_first_frame_counts_everything_but_no_rate():

@@ -10,7 +10,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from thpwatch.snapshot import Histogram, State
+from thpwatch.snapshot import Histogram, SourceStatus, State
 from thpwatch.tui import names
 from thpwatch.tui.fmt import ABSENT_STYLE, per_second, seconds
 from thpwatch.tui.frame import Frame
@@ -37,6 +37,18 @@ def quantile_cells(h: Histogram) -> list[Text]:
     return cells
 
 
+def not_attached(probes: list[SourceStatus]) -> Text:
+    """Fault probes grouped by state, each group with the gist of its reason (doctor has it all)."""
+    by_state: dict[State, list[SourceStatus]] = defaultdict(list)
+    for st in probes:
+        by_state[st.state].append(st)
+    text = Text("no fault latency — fault probes ", style="yellow")
+    for state, group in by_state.items():
+        gist = "not in this kernel" if state is State.ABSENT else group[0].reason.split(":")[0]
+        text.append(f"{state.value}: {gist} ({', '.join(st.name for st in group)})  ")
+    return text
+
+
 def why_no_latency(frame: Frame, bpf_note: str) -> Text:
     """Say plainly why there are no fault-latency histograms."""
     if bpf_note:
@@ -49,15 +61,7 @@ def why_no_latency(frame: Frame, bpf_note: str) -> Text:
     if any(st.state is State.OK for st in probes):
         return Text("fault probes attached; no fault measured yet", style=ABSENT_STYLE)
     if probes:
-        by_reason: dict[str, list[str]] = defaultdict(list)
-        for st in probes:
-            by_reason[f"{st.state.value}: {st.reason}" if st.reason else st.state.value].append(
-                st.name
-            )
-        text = Text("no fault latency — fault probes not attached: ", style="yellow")
-        for reason, probe_names in by_reason.items():
-            text.append(f"{reason} ({', '.join(probe_names)})  ")
-        return text
+        return not_attached(probes)
     bpf = frame.now.status(names.BPF_SOURCE, "source")
     if bpf is not None and bpf.state is not State.OK:
         return Text(f"no fault latency: BPF {bpf.state.value}: {bpf.reason}", style="yellow")
