@@ -100,7 +100,7 @@ def violation_lines(frame: Frame) -> list[Text]:
         observed = frame.value(names.CHECK_OBSERVED, check=check)
         limit = frame.value(names.CHECK_LIMIT, check=check)
         if observed is not None and limit is not None:
-            line.append(f"  observed {count(observed)}, limit {count(limit)}", style="red")
+            line.append(f"  observed {count(observed)}, limit {count(limit)}")
         lines.append(line)
     return lines
 
