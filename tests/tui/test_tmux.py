@@ -5,7 +5,9 @@ patched-kernel fixture tree."""
 from __future__ import annotations
 
 import mmap
+import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,21 @@ def test_live_help_pause_and_tiny_terminal(term):
     term.resize(120, 40)
     term.wait_for(has_rows(["2048kB"]), "the table back after a resize")
     quits_cleanly(term)
+
+
+def test_sigterm_restores_the_terminal(term):
+    term.start(
+        [THPWATCH, "top", "--no-bpf", "--interval", "0.5"],
+        REPO,
+        after="stty -a | grep -oE -- '-?(icanon|echo)\\b' | tr '\\n' ' '",
+    )
+    term.wait_for(has_rows(["2048kB"]), "the per-size table")
+    os.kill(term.program_pid(), signal.SIGTERM)
+    screen = term.wait_for(lambda s: EXIT_MARK in s, "thpwatch to exit on SIGTERM")
+    assert f"{EXIT_MARK} 143" in screen  # 128 + SIGTERM, no traceback
+    assert "Traceback" not in screen
+    settings = set(screen.split())
+    assert {"icanon", "echo"} <= settings and not {"-icanon", "-echo"} & settings, screen
 
 
 def test_narrow_terminal_still_shows_every_column(tmux_bin):
