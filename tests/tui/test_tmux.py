@@ -211,3 +211,17 @@ def process_order(screen: str) -> list[str]:
     lines = screen.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Top processes"))
     return [line.split()[0] for line in lines[start + 3 :] if re.match(r"^\d+ ", line)]
+
+
+def test_filter_keeps_matching_processes(term):
+    require(PATCHED.is_dir(), "needs the patched fixture tree (tests/fixtures/patched)")
+    argv = ["top", "--root", str(PATCHED), "--process-pids", "--interval", "0.5"]
+    term.start([THPWATCH, *argv], REPO)
+    first = term.wait_for(lambda s: "Top processes" in s, "the process table")
+    assert {"1300", "1200"} <= set(process_order(first))
+    term.keys("/", "r", "e", "d", "i", "s")
+    term.wait_for(lambda s: "filter: redis" in s, "the filter prompt")
+    term.keys("Enter")
+    screen = term.wait_for(lambda s: "filter 'redis'" in s, "the filter applied")
+    assert process_order(screen) == ["1300"], screen
+    quits_cleanly(term)
