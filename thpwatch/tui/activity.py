@@ -57,11 +57,11 @@ def join(items: list[Text | None]) -> Text:
 
 def split_items(frame: Frame) -> list[Text | None]:
     items: list[Text | None] = [
-        rate_item(frame, "PMD", names.vmstat_counter("thp_split_pmd")),
-        rate_item(frame, "PUD", names.vmstat_counter("thp_split_pud")),
-        rate_item(frame, "folio", names.vmstat_counter("thp_split_page")),
-        rate_item(frame, "failed", names.vmstat_counter("thp_split_page_failed"), bad=True),
-        rate_item(frame, "mTHP failed", names.mthp_counter("split_failed"), bad=True),
+        rate_item(frame, "PMD", names.VMSTAT_SPLIT_PMD),
+        rate_item(frame, "PUD", names.VMSTAT_SPLIT_PUD),
+        rate_item(frame, "folio", names.VMSTAT_SPLIT_PAGE),
+        rate_item(frame, "failed", names.VMSTAT_SPLIT_PAGE_FAILED, bad=True),
+        rate_item(frame, "mTHP failed", names.MTHP_SPLIT_FAILED, bad=True),
     ]
     levels = sorted({s.label("level") for s in frame.series(names.SPLITS)})
     for level in levels:
@@ -79,9 +79,9 @@ def split_failed(sample: Sample) -> bool:
 
 def swapin_items(frame: Frame) -> list[Text | None]:
     items: list[Text | None] = [
-        rate_item(frame, "2M whole", names.mthp_counter("swpin"), size="2048kB"),
+        rate_item(frame, "2M whole", names.MTHP_SWPIN, size=names.PMD_SIZE),
         rate_item(
-            frame, "split fallback", names.mthp_counter("swpin_fallback"), bad=True, size="2048kB"
+            frame, "split fallback", names.MTHP_SWPIN_FALLBACK, bad=True, size=names.PMD_SIZE
         ),
     ]
     for outcome in sorted({s.label("outcome") for s in frame.series(names.PMD_SWAPIN)}):
@@ -92,8 +92,8 @@ def swapin_items(frame: Frame) -> list[Text | None]:
 
 def stall_items(frame: Frame) -> list[Text | None]:
     return [
-        rate_item(frame, "compact stall", names.vmstat_counter("compact_stall")),
-        rate_item(frame, "fail", names.vmstat_counter("compact_fail"), bad=True),
+        rate_item(frame, "compact stall", names.VMSTAT_COMPACT_STALL),
+        rate_item(frame, "fail", names.VMSTAT_COMPACT_FAIL, bad=True),
         latency_item(frame, "compaction", names.COMPACTION_SECONDS),
         latency_item(frame, "direct reclaim", names.DIRECT_RECLAIM_SECONDS),
     ]

@@ -34,8 +34,8 @@ def detect(frame: Frame) -> Iterator[str]:
     if free == 0 and total and was_free != 0:
         yield "reserved THP pool exhausted (free_hpages 0)"
     if (
-        _increased(frame, names.vmstat_counter("thp_split_page_failed"))
-        or _increased(frame, names.mthp_counter("split_failed"))
+        _increased(frame, names.VMSTAT_SPLIT_PAGE_FAILED)
+        or _increased(frame, names.MTHP_SPLIT_FAILED)
         or _increased(frame, names.SPLITS, split_failed)
     ):
         yield "THP split failures"

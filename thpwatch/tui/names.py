@@ -29,6 +29,20 @@ def vmstat_counter(field: str) -> str:
     return f"thpwatch_vmstat_{field}_total"
 
 
+MTHP_ALLOC = mthp_counter("anon_fault_alloc")
+MTHP_FALLBACK = mthp_counter("anon_fault_fallback")
+MTHP_SPLIT_FAILED = mthp_counter("split_failed")
+MTHP_SWPIN = mthp_counter("swpin")
+MTHP_SWPIN_FALLBACK = mthp_counter("swpin_fallback")
+PMD_SIZE = "2048kB"  # the size label of PMD THPs on x86-64 (whole-THP swap-in is PMD only)
+VMSTAT_SPLIT_PMD = vmstat_counter("thp_split_pmd")
+VMSTAT_SPLIT_PUD = vmstat_counter("thp_split_pud")
+VMSTAT_SPLIT_PAGE = vmstat_counter("thp_split_page")
+VMSTAT_SPLIT_PAGE_FAILED = vmstat_counter("thp_split_page_failed")
+VMSTAT_COMPACT_STALL = vmstat_counter("compact_stall")
+VMSTAT_COMPACT_FAIL = vmstat_counter("compact_fail")
+
+
 # Reserved THP pool
 POOL_HPAGES = "thpwatch_reserved_thp_pool_hpages"
 POOL_FREE_HPAGES = "thpwatch_reserved_thp_free_hpages"
