@@ -89,7 +89,7 @@ def test_pool_absent_on_stock_kernel():
 def test_pool_numbers_failures_and_violation():
     frame = Frame.between(snaps.patched(0), snaps.patched(2))
     text = text_of(render_pool(frame, 120), 120)
-    assert "used 54 / 64  free 10  (128.0 MiB pool)" in text
+    assert "used 54 / 64 (84.4%)  free 10  (128.0 MiB pool)" in text
     assert "resident 40   requested at boot 80   boot shortfall 16" in text
     # EINVAL rose 1/s to 5; EAGAIN stayed at 2; the successful calls are not failures
     assert "EINVAL 5 (1.0/s)" in text and "EAGAIN 2 (0/s)" in text and "52" not in text
