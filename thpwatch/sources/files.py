@@ -33,8 +33,14 @@ def _counter(name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
     return Metric(name, "counter", help, labels)
 
 
+# promtool rejects "sec" in a metric name as an abbreviated unit.
+_MEMINFO_WORDS = {"SecPageTables": "secondary_page_tables"}
+
+
 def _snake(field: str) -> str:
     """meminfo field to metric word: AnonHugePages -> anon_huge_pages."""
+    if field in _MEMINFO_WORDS:
+        return _MEMINFO_WORDS[field]
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", field).lower()
 
 
