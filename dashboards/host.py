@@ -509,9 +509,11 @@ agent = Row(
             "timeseries",
             (
                 Query(f"rate(process_cpu_seconds_total{{{HOST}}}[{WINDOW}])", "CPU (cores)"),
-                Query(f"scrape_duration_seconds{{{HOST}}}", "scrape duration (s)"),
+                Query(f"scrape_duration_seconds{{{HOST}}}", "scrape, seen by Prometheus (s)"),
+                Query(f"thpwatch_scrape_duration_seconds{{{HOST}}}", "scrape, inside thpwatch (s)"),
             ),
-            "What thpwatch costs: CPU seconds per second, and how long a scrape took.",
+            "What thpwatch costs: CPU seconds per second, and how long a scrape took (end to end, "
+            "and reading every source inside thpwatch).",
         ),
         Panel(
             "thpwatch memory",

@@ -65,20 +65,27 @@ def parse(expr: str) -> promql_parser.Expr:
 
 def metric_names(expr: str) -> set[str]:
     """Every metric name the query selects, by name or by an exact __name__ matcher."""
-    return set(_selected_names(parse(expr)))
+    return {name for name, _ in selectors(expr)}
 
 
-def _selected_names(node: object) -> Iterator[str]:
+def selectors(expr: str) -> list[tuple[str, frozenset[str]]]:
+    """(metric name, label names matched on) of each series selector in the query."""
+    return list(_selectors(parse(expr)))
+
+
+def _selectors(node: object) -> Iterator[tuple[str, frozenset[str]]]:
     if isinstance(node, promql_parser.VectorSelector):
+        matchers = node.matchers.matchers
+        labels = frozenset(m.name for m in matchers if m.name != "__name__")
         if node.name:
-            yield node.name
-        for matcher in node.matchers.matchers:
-            if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal:
-                yield matcher.value
+            yield node.name, labels
+        for m in matchers:
+            if m.name == "__name__" and m.op == promql_parser.MatchOp.Equal:
+                yield m.value, labels
         return
     for attr in ("lhs", "rhs", "expr", "param", "vector_selector"):
         child = getattr(node, attr, None)
         if child is not None:
-            yield from _selected_names(child)
+            yield from _selectors(child)
     for arg in getattr(node, "args", None) or ():
-        yield from _selected_names(arg)
+        yield from _selectors(arg)

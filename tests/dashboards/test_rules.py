@@ -6,9 +6,9 @@ import shutil
 import subprocess
 
 import yaml
+from conftest import require
 
 from dashboards import inventory
-from tests.conftest import require
 
 RULE_TESTS = sorted((inventory.HERE / "rules" / "tests").glob("*.yml"))
 
