@@ -21,6 +21,8 @@ HOST = 'job=~"$job", instance=~"$instance"'
 SIZED = HOST + ', size=~"$size"'
 WINDOW = "$__rate_interval"
 FAULT_KINDS = "pmd_anon|pud_anon|pmd_swapin|pte_swapin"
+# The checks behind the two pool-consistency alerts (thpwatch/checks.py).
+POOL_CHECKS = "reserve_pageblocks_match_pool|quota_backed_by_free_blocks"
 
 
 def rate(metric: str, matchers: str = HOST, by: str = "") -> str:
@@ -152,7 +154,6 @@ reserved_pool = Row(
                 Query(
                     rate("thpwatch_kmsg_oom_leaked_lines_total"),
                     "'VM_FAULT_OOM leaked' kernel log lines",
-                    RESERVED,
                 ),
             ),
             "reserved_thp_charge results (ENOMEM = quota exhausted, also for fork and mremap) and "
@@ -170,19 +171,20 @@ reserved_pool = Row(
                     RESERVED,
                 ),
                 Query(
-                    f"sum(thpwatch_reserved_thp_pageblocks{{{HOST}}})",
-                    "ReserveTHP pageblocks",
+                    f'sum by (check) (thpwatch_check_observed{{{HOST}, check=~"{POOL_CHECKS}"}})',
+                    "observed: {{check}}",
                     RESERVED,
                 ),
                 Query(
-                    f"sum(thpwatch_reserved_thp_pool_hpages{{{HOST}}})",
-                    "pool (hpages)",
+                    f'sum by (check) (thpwatch_check_limit{{{HOST}, check=~"{POOL_CHECKS}"}})',
+                    "limit: {{check}}",
                     RESERVED,
                 ),
             ),
-            "A violation is 1 while the kernel's own numbers disagree: more ReserveTHP pageblocks "
-            "than the pool (an ordinary pageblock was converted), or a quota promising more huge "
-            "pages than are free on the ReserveTHP free lists (reserved faults will OOM).",
+            "A violation is 1 while the kernel's own numbers disagree. Observed vs limit: "
+            "ReserveTHP pageblocks vs the pool in pageblocks (more = an ordinary pageblock was "
+            "converted), and the quota's free_hpages vs huge pages free on the ReserveTHP free "
+            "lists (more = reserved faults will OOM).",
         ),
         Panel(
             "ReserveTHP pageblocks per node and zone",
