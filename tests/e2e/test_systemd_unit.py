@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from e2e.harness import Exporter
 UNIT = REPO / "systemd" / "thpwatch.service"
 DEFAULTS = REPO / "systemd" / "thpwatch.default"
 DOC = REPO / "docs" / "exporter.md"
+SANDBOX = Path(__file__).with_name("sandbox.py")
 SHIPPED_BINARY = "/opt/thpwatch/.venv/bin/thpwatch"
 
 
@@ -106,11 +108,14 @@ def states(exporter: Exporter) -> dict[str, str]:
     return out
 
 
-def test_the_units_capabilities_are_enough(thpwatch_exporter):
-    """The daemon as root with only the unit's capabilities ends up where full root does."""
+def test_the_units_sandbox_is_enough(thpwatch_exporter):
+    """As root with only the unit's capabilities, its system call filter and W^X memory (the
+    parts of the sandbox that can be had without systemd as PID 1), the daemon ends up in
+    the states full root reaches: every source and probe."""
     require(os.geteuid() == 0, "needs root")
     setpriv = shutil.which("setpriv")
     require(setpriv, "needs setpriv (util-linux)")
+    require(importlib.util.find_spec("seccomp"), "needs python3-seccomp (Debian package)")
     assert setpriv
     caps = ",".join("+" + c.removeprefix("CAP_").lower() for c in unit_capabilities())
     wrapper = [
@@ -119,13 +124,16 @@ def test_the_units_capabilities_are_enough(thpwatch_exporter):
         "--ambient-caps=-all",
         f"--bounding-set=-all,{caps}",
         "--no-new-privs",
+        sys.executable,
+        str(SANDBOX),
+        str(UNIT),
+        "--",
     ]
     everything = ("--per-process", "--per-cgroup")
     full = states(thpwatch_exporter(*everything))
-    reduced_exporter = thpwatch_exporter(*everything, wrapper=wrapper)
-    assert effective_capabilities(reduced_exporter.process.pid) == {
-        c.lower() for c in unit_capabilities()
-    }
-    reduced = states(reduced_exporter)
+    sandboxed = thpwatch_exporter(*everything, wrapper=wrapper)
+    status = Path(f"/proc/{sandboxed.process.pid}/status").read_text()
+    assert "\nSeccomp:\t2\n" in status  # a filter is loaded
+    assert effective_capabilities(sandboxed.process.pid) == {c.lower() for c in unit_capabilities()}
     assert any(key.startswith("probe ") for key in full), full
-    assert reduced == full
+    assert states(sandboxed) == full
