@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, require
+from unit.fixturetree import tree
 
 from thpwatch.catalog import catalog
 from thpwatch.sampler import run_source
@@ -61,14 +64,17 @@ def test_bounded_walk():
     assert snap.get("thpwatch_cgroup_scan_cgroups", hierarchy="v2") == 1
 
 
-def test_malformed_memory_stat_is_named():
-    snap, status = scan(FIXTURES / "malformed")
+def test_malformed_memory_stat_is_named(tmp_path):
+    root = tree(tmp_path, "cgroups-garbled", base="stock")
+    snap, status = scan(root)
     assert status.state is State.ERROR
-    cg = FIXTURES / "malformed/sys/fs/cgroup"
+    cg = root / "sys/fs/cgroup"
     assert f"{cg}/garbled/memory.stat: line 2: not 'key value': 'file_thp two'" in status.reason
     assert f"{cg}/empty/memory.stat: empty" in status.reason
     assert snap.get("thpwatch_cgroup_thp_fault_alloc_total", cgroup="/good") == 1
     assert snap.get("thpwatch_cgroup_scan_skipped", reason="malformed") == 2
+    pg = "/system.slice/postgresql.service"
+    assert snap.get("thpwatch_cgroup_anon_thp_bytes", cgroup=pg) == 1024 * MiB
 
 
 def test_absent_without_memory_controller(tmp_path):
@@ -79,21 +85,43 @@ def test_absent_without_memory_controller(tmp_path):
     assert "no cgroup memory controller" in status.reason
 
 
+# A child that joins the cgroup named on its command line, faults 16 MiB of MADV_HUGEPAGE
+# memory, prints its AnonHugePages (bytes) and waits for a line on stdin.
+_THP_CHILD = """
+import ctypes, mmap, os, sys
+open(sys.argv[1] + "/cgroup.procs", "w").write(str(os.getpid()))
+buf = mmap.mmap(-1, 18 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+libc = ctypes.CDLL(None, use_errno=True)
+libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+assert libc.madvise(addr, len(buf), 14) == 0, ctypes.get_errno()
+for off in range(0, len(buf), 4096):
+    buf[off] = 1
+huge = sum(int(l.split()[1]) for l in open("/proc/self/smaps") if l.startswith("AnonHugePages:"))
+print(huge * 1024, flush=True)
+sys.stdin.readline()
+"""
+
+
 @pytest.mark.live
-def test_live_v1_memory_controller_sees_our_cgroup():
+def test_live_v1_cgroup_with_a_thp_workload(tmp_path):
     require(os.geteuid() == 0, "needs root")
-    require(Path("/sys/fs/cgroup/memory/memory.stat").exists(), "needs the v1 memory controller")
-    snap, status = scan(Path("/"), top=100_000)
-    assert status.state is State.OK, status.reason
-    mine = next(
-        line.split(":", 2)[2]
-        for line in Path("/proc/self/cgroup").read_text().splitlines()
-        if line.split(":")[1] == "memory"
-    )
-    own = Path("/sys/fs/cgroup/memory" + mine) / "memory.stat"
-    expected = int(
-        next(x.split()[1] for x in own.read_text().splitlines() if x.startswith("total_rss_huge "))
-    )
-    got = snap.get("thpwatch_cgroup_v1_total_rss_huge_bytes", cgroup=mine)
-    # THP use of our cgroup can change between the two reads only in whole THPs
-    assert got is not None and abs(got - expected) % (2 * MiB) == 0
+    v1 = Path("/sys/fs/cgroup/memory")
+    require((v1 / "memory.stat").exists(), "needs the v1 memory controller")
+    cgroup = v1 / f"thpwatch-test-{os.getpid()}"
+    cgroup.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _THP_CHILD, str(cgroup)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        faulted = int(child.stdout.readline())
+        require(faulted > 0, "the kernel gave the workload no THP (fragmented memory?)")
+        snap, status = scan(Path("/"), top=100_000)
+        assert status.state is State.OK, status.reason
+        name = f"/{cgroup.name}"
+        assert snap.get("thpwatch_cgroup_v1_rss_huge_bytes", cgroup=name) == faulted
+        assert snap.get("thpwatch_cgroup_v1_total_rss_huge_bytes", cgroup=name) == faulted
+    finally:
+        child.communicate("done\n", timeout=30)
+        cgroup.rmdir()

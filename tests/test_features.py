@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from btfbuild import BtfBuilder, kernel_btf
 from conftest import FIXTURES, require
+from unit.fixturetree import tree
 
 from thpwatch.catalog import catalog
 from thpwatch.features import FeaturesSource, Presence, detect
@@ -149,3 +150,21 @@ def test_this_machine_has_none_of_the_series():
     assert present(report) == dict.fromkeys(SERIES, Presence.NO)
     for f in report.series:
         assert all(e.says is Presence.NO for e in f.evidence), f
+
+
+def test_truncated_btf_in_a_whole_tree(tmp_path):
+    report = detect(tree(tmp_path, "btf-truncated"))
+    lazy = report.feature("lazy_pte")
+    assert lazy.present is Presence.UNKNOWN
+    assert "sections end at byte" in lazy.evidence[0].found
+    # the other series are still told by sysfs and kallsyms
+    assert report.feature("reserved_thp").present is Presence.YES
+
+
+def test_truncated_kallsyms_in_a_whole_tree(tmp_path):
+    report = detect(tree(tmp_path, "kallsyms-truncated"))
+    kallsyms = report.feature("pmd_swap").evidence[0]
+    assert kallsyms.says is Presence.YES  # lines before the garbage still count
+    # the cut-off last line names no symbol; BTF still finds the function
+    reserved = report.feature("reserved_thp").evidence
+    assert reserved[1].says is Presence.NO and reserved[2].says is Presence.YES

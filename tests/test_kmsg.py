@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, REPO, require
+from unit.fixturetree import tree
 
 from thpwatch.catalog import catalog
 from thpwatch.kernel.kmsg import KmsgFacts, parse_record
@@ -52,8 +53,8 @@ def test_stock_log_has_no_boot_line_and_says_nothing_about_it():
     assert snap.get("thpwatch_kmsg_oom_leaked_lines_total") == 0
 
 
-def test_malformed_log_keeps_the_good_records():
-    snap, status = collect(KmsgSource(FIXTURES / "malformed"))
+def test_malformed_log_keeps_the_good_records(tmp_path):
+    snap, status = collect(KmsgSource(tree(tmp_path, "kmsg-garbled")))
     assert status.state is State.ERROR
     assert "no ';' after the record prefix: 'this line has no prefix at all'" in status.reason
     assert "prefix is not 'prio,seq,usec,flags': '6,x,0,-'" in status.reason

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, require
+from unit.fixturetree import tree
 
 from thpwatch.catalog import catalog
 from thpwatch.kernel import facts
@@ -85,11 +86,12 @@ def test_smaps_off_by_choice():
     assert snap.get("thpwatch_process_anon_huge_bytes", comm="java") is None
 
 
-def test_malformed_processes_are_named_and_the_rest_kept():
-    snap, st = scan(FIXTURES / "malformed", smaps="on")
+def test_malformed_processes_are_named_and_the_rest_kept(tmp_path):
+    tree_root = tree(tmp_path, "processes-garbled")
+    snap, st = scan(tree_root, smaps="on")
     reason = st["procscan"].reason
     assert st["procscan"].state is State.ERROR
-    root = FIXTURES / "malformed/proc"
+    root = tree_root / "proc"
     assert f"{root}/500/smaps: line 26: not a smaps line: 'this is not smaps'" in reason
     assert f"{root}/501/smaps: line 16: AnonHugePages is 'lots kB', not kB" in reason
     assert f"{root}/502/status: no Name: line" in reason
@@ -98,6 +100,7 @@ def test_malformed_processes_are_named_and_the_rest_kept():
     assert f"{root}/506/smaps: line 1: Size before the first VMA header" in reason
     assert snap.get("thpwatch_process_scan_skipped", reason="malformed") == 6
     assert snap.get("thpwatch_process_anon_huge_bytes", comm="fine") == 2 * MiB
+    assert snap.get("thpwatch_process_reserved_thp_bytes", comm="vmhost") == 130 * MiB
 
 
 def test_budget_bounds_the_scan():

@@ -28,7 +28,7 @@ from thpwatch.kernel.pagetypeinfo import PageTypeInfo, ReserveThpBlocks, reserve
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.kernel.reserved_thp import ReservedThpPool
 from thpwatch.metric import Metric
-from thpwatch.sources.base import Emitter, SourceAbsent
+from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
 from thpwatch.sources.files import kernel_files
 
 METRICS = (
@@ -175,11 +175,23 @@ class ChecksSource:
             for level, value in estimate.items():
                 out.add("thpwatch_pagetable_deposit_estimate_bytes", value, level=level)
         if not results and not out.samples:
-            raise SourceAbsent("no Reserved THP pool and no anon THP count to check")
+            raise SourceAbsent(
+                "nothing to check: no Reserved THP pool, no PUD THP size, and whether the kernel"
+                " deposits PTE tables (lazy-PTE series) is not known"
+            )
 
     def _pagetypeinfo(self, out: Emitter) -> PageTypeInfo | None:
+        """pagetypeinfo when it can be trusted whole; a partial table would fake a violation."""
+        skipped = "ReserveTHP block checks skipped"
         try:
-            return self.readings.pagetypeinfo.get(self.name)
+            info = self.readings.pagetypeinfo.get(self.name)
         except OSError as e:
-            out.problem(f"{e.filename}: {e.strerror}; ReserveTHP block checks skipped")
+            out.problem(f"{e.filename}: {e.strerror}; {skipped}")
             return None
+        except KernelFileError as e:
+            out.problem(f"{e}; {skipped}")
+            return None
+        if info.problems:
+            out.problem(f"{info.problems[0]} (and {len(info.problems) - 1} more); {skipped}")
+            return None
+        return info

@@ -31,3 +31,15 @@ def tree(tmp_path: Path, case: str | None = None, base: str = "patched") -> Path
     if case:
         shutil.copytree(FIXTURES / "malformed" / case, root, dirs_exist_ok=True)
     return root
+
+
+def deny_reading(monkeypatch, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Make reading `path` fail with EACCES, as /proc/pagetypeinfo does for non-root."""
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)

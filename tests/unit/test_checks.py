@@ -4,7 +4,7 @@ pool, and the page-table deposit estimate."""
 from __future__ import annotations
 
 import pytest
-from fixturetree import FIXTURES, PATCHED, STOCK, collect, tree
+from fixturetree import FIXTURES, PATCHED, STOCK, collect, deny_reading, tree
 
 from thpwatch.checks import CheckResult, ChecksSource, deposit_estimate, reserved_checks
 from thpwatch.kernel.mthp import read_mthp
@@ -118,16 +118,32 @@ def test_stock_kernel_only_estimate():
 def test_unreadable_pagetypeinfo_keeps_pool_check(tmp_path, monkeypatch):
     root = tree(tmp_path)
     path = root / "proc/pagetypeinfo"
-    real = type(path).read_bytes
-
-    def deny(self):
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
-
-    monkeypatch.setattr(type(path), "read_bytes", deny)
+    deny_reading(monkeypatch, path)
     got, status = collect(ChecksSource(KernelReadings(root), lambda: True))
     assert status.state is State.ERROR
     assert status.reason == f"{path}: Permission denied; ReserveTHP block checks skipped"
     assert got[("thpwatch_check_violation", labels_of(check="pool_used_plus_free"))] == 0.0
     assert ("thpwatch_check_violation", labels_of(check="resident_within_pool")) not in got
+
+
+def test_nothing_to_check_is_absent_with_reason():
+    got, status = collect(ChecksSource(KernelReadings(STOCK), lambda: None))
+    assert got == {}
+    assert status.state is State.ABSENT
+    assert "no Reserved THP pool" in status.reason and "lazy-PTE" in status.reason
+
+
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("pagetypeinfo-truncated", "truncated (no newline), ignored (and 1 more)"),
+        ("pagetypeinfo-garbage-header", "line 1: expected a number, got 'nine'"),
+    ],
+)
+def test_partial_pagetypeinfo_never_fakes_a_violation(tmp_path, case, reason):
+    got, status = collect(ChecksSource(KernelReadings(tree(tmp_path, case)), lambda: True))
+    assert status.state is State.ERROR
+    assert reason in status.reason and "ReserveTHP block checks skipped" in status.reason
+    assert [labels for name, labels in got if name == "thpwatch_check_violation"] == [
+        labels_of(check="pool_used_plus_free")
+    ]

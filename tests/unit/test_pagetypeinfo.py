@@ -30,7 +30,7 @@ def test_stock_columns_from_headers():
     assert p.orders == tuple(range(11))
     assert p.migratetypes == ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
     assert len(p.free) == 3 * 5 and len(p.blocks) == 3 * 5
-    assert not p.has_migratetype("ReserveTHP")
+    assert "ReserveTHP" not in p.migratetypes
     assert reserve_thp_blocks(p, 2 << 20) is None
 
 

@@ -4,7 +4,7 @@ corpus run as whole Snapshots (the broken source names the file; every other sou
 from __future__ import annotations
 
 import pytest
-from fixturetree import FIXTURES, PATCHED, STOCK, collect, tree, values
+from fixturetree import FIXTURES, PATCHED, STOCK, collect, deny_reading, tree, values
 
 from thpwatch.assembly import build_sources
 from thpwatch.catalog import catalog
@@ -126,14 +126,7 @@ def test_pagetypeinfo_source_stock_has_no_reserved_samples():
 def test_pagetypeinfo_not_readable_is_blocked(tmp_path, monkeypatch):
     root = tree(tmp_path)
     path = root / "proc/pagetypeinfo"
-    real = type(path).read_bytes
-
-    def deny(self):
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
-
-    monkeypatch.setattr(type(path), "read_bytes", deny)
+    deny_reading(monkeypatch, path)
     got, status = collect(PagetypeinfoSource(KernelReadings(root)))
     assert got == {}
     assert status.state is State.BLOCKED
@@ -262,3 +255,12 @@ def test_cmdline_still_reports_request_when_pool_files_are_broken(tmp_path):
     assert "total_hpages: line 1" in status.reason and "shortfall not computed" in status.reason
     assert got[("thpwatch_reserved_thp_requested_hpages", ())] == 64
     assert ("thpwatch_reserved_thp_boot_shortfall_hpages", ()) not in got
+
+
+@pytest.mark.parametrize("case", ["pagetypeinfo-truncated", "pagetypeinfo-unknown-column"])
+def test_no_reserved_sums_from_an_incomplete_table(tmp_path, case):
+    got, status = collect(PagetypeinfoSource(KernelReadings(tree(tmp_path, case))))
+    assert status.state is State.ERROR
+    assert not any(name.startswith("thpwatch_reserved_thp") for name, _ in got)
+    key = L(node="0", zone="DMA32", migratetype="ReserveTHP", order="9")
+    assert got[("thpwatch_free_chunks", key)] == 2  # the rows that were read are still there

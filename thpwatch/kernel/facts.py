@@ -63,6 +63,7 @@ THP_USE_ZERO_PAGE = "use_zero_page"
 THP_HPAGE_PMD_SIZE = "hpage_pmd_size"  # bytes, e.g. 2097152
 THP_SHMEM_ENABLED = "shmem_enabled"
 KHUGEPAGED_DIR = "khugepaged"  # every file in it is one decimal number
+KHUGEPAGED_COUNTERS = ("pages_collapsed", "full_scans")  # the rest are tunables
 
 # Mode files print every choice with the current one in brackets: "always [madvise] never".
 THP_MODES = ("always", "inherit", "madvise", "never")

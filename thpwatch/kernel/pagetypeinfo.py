@@ -7,8 +7,10 @@ index depends on the config) appears without being named here, and so would any 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from thpwatch.kernel import facts
 from thpwatch.kernel.text import read_text
@@ -40,9 +42,6 @@ class PageTypeInfo:
     free: tuple[FreeChunks, ...]
     blocks: tuple[Pageblocks, ...]
     problems: tuple[str, ...]  # rows that could not be used (the rest are kept)
-
-    def has_migratetype(self, name: str) -> bool:
-        return name in self.migratetypes or any(f.migratetype == name for f in self.free)
 
     def pageblocks(self, migratetype: str) -> int:
         """Pageblocks of one migratetype, summed over every node and zone."""
@@ -95,16 +94,14 @@ def parse_pagetypeinfo(path: Path | str, text: str) -> PageTypeInfo:
         elif not line.startswith("Node"):
             section = ""  # another table (e.g. mixed blocks with page_owner): not read
         elif section == "free":
-            row = facts.PAGETYPEINFO_FREE_ROW.fullmatch(line.strip())
-            counts = _counts(row["counts"], len(orders)) if row else None
-            if row is None or counts is None:
+            row, counts = _row(facts.PAGETYPEINFO_FREE_ROW, line, len(orders))
+            if counts is None:
                 problems.append(f"{where}: expected {len(orders)} free counts: {line.strip()!r}")
             else:
                 free.append(FreeChunks(int(row["node"]), row["zone"], row["type"], counts))
         elif section == "blocks":
-            row = facts.PAGETYPEINFO_BLOCKS_ROW.fullmatch(line.strip())
-            counts = _counts(row["counts"], len(migratetypes)) if row else None
-            if row is None or counts is None:
+            row, counts = _row(facts.PAGETYPEINFO_BLOCKS_ROW, line, len(migratetypes))
+            if counts is None:
                 problems.append(f"{where}: expected {len(migratetypes)} block counts")
             else:
                 node, zone = int(row["node"]), row["zone"]
@@ -137,13 +134,14 @@ def _number(where: str, word: str) -> int:
     return int(word)
 
 
-def _counts(words: str, expected: int) -> tuple[int, ...] | None:
-    """The counts of one row, or None if they are not `expected` numbers. The kernel stops
-    counting a free list at 100000 and prints '>100000': kept as 100000, a lower bound."""
-    values = [w.removeprefix(">") for w in words.split()]
+def _row(pattern: re.Pattern[str], line: str, expected: int) -> tuple[Any, tuple[int, ...] | None]:
+    """A table row and its counts; counts None unless it has `expected` numbers. The kernel
+    stops counting a free list at 100000 and prints '>100000': kept as 100000, a lower bound."""
+    row = pattern.fullmatch(line.strip())
+    values = [w.removeprefix(">") for w in row["counts"].split()] if row else []
     if len(values) != expected or not all(v.isdigit() for v in values):
-        return None
-    return tuple(int(v) for v in values)
+        return row, None
+    return row, tuple(int(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -163,14 +161,14 @@ class ReserveThpBlocks:
 def reserve_thp_blocks(
     info: PageTypeInfo, hpage_bytes: int, page_size: int = facts.PAGE_SIZE
 ) -> ReserveThpBlocks | None:
-    """None on kernels without the ReserveTHP migratetype.
+    """None on kernels without the ReserveTHP migratetype (in the block table's header).
 
     Free memory counts chunks of every order >= the PMD order: adjacent free reserved blocks
     merge into order-10 chunks, which hold two huge pages each. Smaller chunks cannot back a
     PMD fault, so they count as in use.
     """
     mt = facts.MIGRATETYPE_RESERVED_THP
-    if not info.has_migratetype(mt):
+    if mt not in info.migratetypes:
         return None
     hpage_pages = hpage_bytes // page_size
     hpage_order = hpage_pages.bit_length() - 1

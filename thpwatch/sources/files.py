@@ -33,8 +33,14 @@ def _counter(name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
     return Metric(name, "counter", help, labels)
 
 
+# promtool rejects "sec" in a metric name as an abbreviated unit.
+_MEMINFO_WORDS = {"SecPageTables": "secondary_page_tables"}
+
+
 def _snake(field: str) -> str:
     """meminfo field to metric word: AnonHugePages -> anon_huge_pages."""
+    if field in _MEMINFO_WORDS:
+        return _MEMINFO_WORDS[field]
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", field).lower()
 
 
@@ -129,7 +135,7 @@ DISCOVERED = (
         tuple(s for s in facts.MTHP_KNOWN_STATS if not s.startswith(facts.MTHP_GAUGE_PREFIX)),
     ),
     DiscoveredFamily(
-        re.compile(r"thpwatch_mthp_(?P<stat>nr_[a-z0-9_]+)"),
+        re.compile(r"thpwatch_mthp_(?P<stat>nr_[a-z0-9_]+)(?<!_total)"),
         lambda stat: _gauge(
             f"thpwatch_mthp_{stat}", f"Per-size THP current count (stats/{stat}).", ("size",)
         ),
@@ -162,11 +168,22 @@ def emit_mode(out: Emitter, name: str, mode: Mode, **labels: str) -> None:
         out.add(name, float(choice == mode.current), mode=choice, **labels)
 
 
-class ReservedThpSource:
-    name = "reserved_thp"
+class FromReadings:
+    """A source over files that other sources read too (shared once per Snapshot)."""
 
     def __init__(self, readings: KernelReadings) -> None:
         self.readings = readings
+
+
+class FromRoot:
+    """A source over files only it reads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+
+class ReservedThpSource(FromReadings):
+    name = "reserved_thp"
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -183,11 +200,8 @@ class ReservedThpSource:
         out.add("thpwatch_reserved_thp_used_bytes", pool.used_bytes)
 
 
-class MthpSource:
+class MthpSource(FromReadings):
     name = "mthp"
-
-    def __init__(self, readings: KernelReadings) -> None:
-        self.readings = readings
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -212,11 +226,8 @@ class MthpSource:
             out.problem(problem)
 
 
-class ThpSettingsSource:
+class ThpSettingsSource(FromRoot):
     name = "thp_settings"
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -230,17 +241,14 @@ class ThpSettingsSource:
         out.add("thpwatch_thp_use_zero_page", settings.use_zero_page)
         out.add("thpwatch_thp_pmd_size_bytes", settings.hpage_pmd_size)
         for setting, value in settings.khugepaged:
-            if setting in ("pages_collapsed", "full_scans"):
+            if setting in facts.KHUGEPAGED_COUNTERS:
                 out.add(f"thpwatch_khugepaged_{setting}_total", value)
             else:
                 out.add("thpwatch_khugepaged_setting", value, setting=setting)
 
 
-class VmstatSource:
+class VmstatSource(FromReadings):
     name = "vmstat"
-
-    def __init__(self, readings: KernelReadings) -> None:
-        self.readings = readings
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -256,11 +264,8 @@ class VmstatSource:
             out.problem(problem)
 
 
-class MeminfoSource:
+class MeminfoSource(FromRoot):
     name = "meminfo"
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -274,11 +279,8 @@ class MeminfoSource:
             out.problem(problem)
 
 
-class PagetypeinfoSource:
+class PagetypeinfoSource(FromReadings):
     name = "pagetypeinfo"
-
-    def __init__(self, readings: KernelReadings) -> None:
-        self.readings = readings
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
@@ -302,7 +304,8 @@ class PagetypeinfoSource:
                     migratetype=f.migratetype,
                     order=str(order),
                 )
-        reserve = reserve_thp_blocks(info, hpage_bytes)
+        # Sums over a table with unreadable rows would understate free memory: not emitted.
+        reserve = None if info.problems else reserve_thp_blocks(info, hpage_bytes)
         if reserve is not None:
             out.add("thpwatch_reserved_thp_pageblocks", reserve.pageblocks)
             out.add("thpwatch_reserved_thp_resident_hpages", reserve.resident_hpages)
@@ -311,13 +314,10 @@ class PagetypeinfoSource:
             out.problem(problem)
 
 
-class CmdlineSource:
+class CmdlineSource(FromReadings):
     """The Reserved THP boot request and what became of it."""
 
     name = "cmdline"
-
-    def __init__(self, readings: KernelReadings) -> None:
-        self.readings = readings
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
+from thpwatch.features import detected
 from thpwatch.kernel import facts
 from thpwatch.kernel.pid_status import parse_status
 from thpwatch.kernel.smaps import SmapsSummary, summarize_smaps
@@ -184,8 +185,6 @@ class ProcScan:
         self._hazard = smaps_hazard or self._detect_hazard
 
     def _detect_hazard(self) -> str:
-        from thpwatch.features import detected
-
         return detected(self.root).page_walks_split_pud_thps()
 
     def _smaps_decision(self) -> tuple[bool, SourceStatus]:

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the patched test kernels from Debian's linux-source-6.12 and ../shared/kernel/:
+#   all      all three ported series (Reserved THP, PUD THP, lazy PTE) + CONFIG_CMA=y
+#   unfixed  the same with rfc-slowpath-unfixed.patch on top (the RFC's original allocator)
+# Prints the directory holding <variant>/bzImage. Results are cached under
+# $THPWATCH_KERNEL_CACHE (default /var/cache/thpwatch/kernel), keyed by the patches' and
+# config fragment's contents, so a rerun with nothing changed costs nothing.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+shared=${THPWATCH_SHARED:-$(cd "$here/../../.." && pwd)/shared}/kernel
+cache=${THPWATCH_KERNEL_CACHE:-/var/cache/thpwatch/kernel}
+jobs=${THPWATCH_KERNEL_JOBS:-$(nproc)}
+
+[ -f "$shared/all-series-6.12.patch" ] || { echo "build.sh: no kernel patches in $shared" >&2; exit 2; }
+
+key=$(cat "$shared/all-series-6.12.patch" "$shared/rfc-slowpath-unfixed.patch" \
+          "$shared/config.fragment" "$0" | sha256sum | cut -c1-16)
+out="$cache/$key"
+if [ -f "$out/all/bzImage" ] && [ -f "$out/unfixed/bzImage" ]; then
+    echo "$out"; exit 0
+fi
+
+packages=(linux-source-6.12 dwarves flex bison libelf-dev libdw-dev xz-utils cpio bc build-essential)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+work="$cache/build-$key"
+rm -rf "$work"; mkdir -p "$work" "$out/all" "$out/unfixed"
+log="$work/build.log"
+echo "build.sh: building patched 6.12 kernels in $work (log: $log)" >&2
+tar -C "$work" -xf /usr/src/linux-source-6.12.tar.xz
+src=$(echo "$work"/linux-source-6.12)
+(
+    cd "$src"
+    patch -p1 -s < "$shared/all-series-6.12.patch"
+    make ARCH=x86_64 allnoconfig
+    { cat "$shared/config.fragment"; echo CONFIG_CMA=y; } >> .config
+    make ARCH=x86_64 olddefconfig
+    make ARCH=x86_64 -j"$jobs" bzImage
+    cp arch/x86/boot/bzImage "$out/all/bzImage"
+    patch -p1 -s < "$shared/rfc-slowpath-unfixed.patch"
+    make ARCH=x86_64 -j"$jobs" bzImage
+    cp arch/x86/boot/bzImage "$out/unfixed/bzImage"
+) >"$log" 2>&1 || { echo "build.sh: kernel build failed, last lines of $log:" >&2; tail -30 "$log" >&2; exit 1; }
+rm -rf "$work"
+echo "$out"
