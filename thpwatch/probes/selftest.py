@@ -73,7 +73,8 @@ class _Probes:
         for ps in (self.system, self.mine):
             st = ps.states.get(probe)
             if st is not None and st.state is not State.OK:
-                return f"{probe} {st.state.value}: {st.reason}"
+                # the first clause: the full reason is in doctor's attach types and probe table
+                return f"{probe} {st.state.value}: {st.reason.split(': ', 1)[0]}"
         return ""
 
     def read(self) -> tuple[RawMaps, RawMaps, KernelCounts]:
