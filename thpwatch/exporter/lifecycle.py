@@ -25,6 +25,7 @@ from thpwatch.exporter import sdnotify, textfile
 from thpwatch.exporter import server as http
 from thpwatch.exporter.collector import SnapshotCollector
 from thpwatch.sampler import Periodic, Sampler
+from thpwatch.snapshot import State
 from thpwatch.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,10 @@ class Daemon:
             p.refresh()
         snap = self.collector.snapshot()
         for st in snap.statuses:
-            if st.state.value != "ok":
-                log.warning("%s %s: %s (%s)", st.kind, st.name, st.state.value, st.reason)
+            if st.state is not State.OK:
+                # absent is normal (the kernel lacks it); blocked and error need a person
+                level = logging.INFO if st.state is State.ABSENT else logging.WARNING
+                log.log(level, "%s %s: %s (%s)", st.kind, st.name, st.state.value, st.reason)
 
     # -- steady state ---------------------------------------------------------------------
     def run_forever(self) -> None:
