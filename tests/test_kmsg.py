@@ -39,7 +39,7 @@ def test_patched_log():
     source = KmsgSource(FIXTURES / "patched")
     snap, status = collect(source)
     assert status.state is State.OK, status.reason
-    assert snap.get("thpwatch_kmsg_boot_reserved_hpages") == 60
+    assert snap.get("thpwatch_kmsg_boot_reserved_hpages") == 64  # = sysfs total_hpages
     assert snap.get("thpwatch_kmsg_boot_requested_hpages") == 64
     assert snap.get("thpwatch_kmsg_boot_pageblock_bytes") == 2097152
     assert snap.get("thpwatch_kmsg_oom_leaked_lines_total") == 3
