@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURES, require
 
 from e2e import kernelfiles
-from e2e.harness import scrape_config
+from e2e.harness import probes_in_this_checkout, scrape_config
 
 pytestmark = pytest.mark.e2e
 
@@ -96,6 +96,7 @@ def test_live_host_per_size_counters_equal_the_kernel_files(prometheus, thpwatch
 
 def test_live_host_probe_states_reach_prometheus(prometheus, thpwatch_exporter):
     require(os.geteuid() == 0, "needs root (BPF)")
+    require(probes_in_this_checkout(), "needs thpwatch.probes.source (the BPF probes)")
     exporter = thpwatch_exporter()
     prom = prometheus([scrape_config("thpwatch", exporter.target)])
     prom.wait_for_scrapes("thpwatch")
