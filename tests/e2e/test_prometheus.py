@@ -123,3 +123,18 @@ def test_source_states_reach_prometheus(prometheus, thpwatch_exporter):
     assert ok, states
     assert prom.value("up{job='thpwatch'}") == 1
     assert prom.value("thpwatch_scrape_duration_seconds") > 0
+
+
+def test_scraped_targets_absent_is_no_series_and_periodic_sources_age(scraped_targets):
+    prom = scraped_targets.prometheus
+    for job in scraped_targets.jobs():
+        assert prom.value(f'up{{job="{job}"}}') == 1
+        ages = prom.query(f'thpwatch_source_age_seconds{{job="{job}"}}')
+        assert {r["metric"]["source"] for r in ages} == {"procscan", "cgroups"}
+    patched = kernelfiles.reserved_pool(PATCHED)["total"]
+    assert prom.value('thpwatch_reserved_thp_pool_hpages{job="thpwatch-patched"}') == patched
+    if not (Path("/") / kernelfiles.RESERVED).is_dir():  # a stock kernel: absent, not zero
+        assert prom.query('thpwatch_reserved_thp_pool_hpages{job="thpwatch-live"}') == []
+        state = 'thpwatch_source_state{job="thpwatch-live",source="reserved_thp",state="absent"}'
+        assert prom.value(state) == 1
+    assert prom.query('rate(thpwatch_vmstat_pgfault_total{job="thpwatch-live"}[5s])')
