@@ -43,7 +43,7 @@ def test_snapshot_json_on_the_patched_tree():
     assert st["procscan.smaps"]["state"] == "absent" and "PUD THP" in st["procscan.smaps"]["reason"]
     (info,) = samples(doc, "thpwatch_kernel_info")
     assert {k: info["labels"][k] for k in SERIES} == dict.fromkeys(SERIES, "yes")
-    assert samples(doc, "thpwatch_kmsg_boot_reserved_hpages")[0]["value"] == 60
+    assert samples(doc, "thpwatch_kmsg_boot_reserved_hpages")[0]["value"] == 64
     assert samples(doc, "thpwatch_cgroup_v1_rss_huge_bytes")
     assert not samples(doc, "thpwatch_process_reserved_thp_bytes")  # smaps off: not faked
     assert result.exit_code == 0, [s for s in doc["statuses"] if s["state"] != "ok"]

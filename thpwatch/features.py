@@ -22,6 +22,7 @@ from thpwatch.kernel.btf import Btf, BtfError
 from thpwatch.kernel.kallsyms import find_symbols
 from thpwatch.kernel.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
 from thpwatch.metric import Metric
+from thpwatch.snapshot import SourceStatus, State
 from thpwatch.sources.base import Emitter
 
 METRICS = (
@@ -295,7 +296,9 @@ class FeaturesSource:
             **{f.key: f.present.value for f in report.series},
         )
         out.add("thpwatch_build_info", 1.0, version=__version__)
+        # A series that cannot be told (no BTF, say) is a limit of this host, not a failure.
         for f in report.series:
             if f.present is Presence.UNKNOWN:
                 checks = "; ".join(f"{e.check}: {e.found}" for e in f.evidence)
-                out.problem(f"cannot tell whether the kernel has {f.key}: {checks}")
+                reason = f"cannot tell whether the kernel has {f.title}: {checks}"
+                out.status(SourceStatus(f"features.{f.key}", "source", State.ABSENT, reason))

@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import REPO, require
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.harness import Exporter
+from e2e.harness import Exporter, probes_in_this_checkout
 
 UNIT = REPO / "systemd" / "thpwatch.service"
 DEFAULTS = REPO / "systemd" / "thpwatch.default"
@@ -116,6 +116,7 @@ def test_the_units_sandbox_is_enough(thpwatch_exporter):
     setpriv = shutil.which("setpriv")
     require(setpriv, "needs setpriv (util-linux)")
     require(importlib.util.find_spec("seccomp"), "needs python3-seccomp (Debian package)")
+    require(probes_in_this_checkout(), "needs thpwatch.probes.source (the BPF probes)")
     assert setpriv
     caps = ",".join("+" + c.removeprefix("CAP_").lower() for c in unit_capabilities())
     wrapper = [

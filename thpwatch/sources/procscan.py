@@ -67,6 +67,7 @@ METRICS = (
 )
 
 SMAPS_STATUS = "procscan.smaps"
+BOUND_STATUS = "procscan.bound"  # present only when a scan stopped at one of its bounds
 
 
 @dataclass
@@ -200,22 +201,23 @@ class ProcScan:
         skipped: Counter[str] = Counter()
         for i, pid_dir in enumerate(pids):
             bound = budget.exhausted()
+            if not bound:
+                budget.processes += 1
+                try:
+                    p = read_process(pid_dir, walk, budget)
+                except _OverBudget:
+                    bound = f"{budget.max_bytes} bytes of smaps"
+                except (OSError, KernelFileError) as e:
+                    skipped[_skip_reason(e)] += 1
+                    if isinstance(e, KernelFileError):
+                        out.problem(str(e))
+                    continue
             if bound:
+                # Reaching a bound is the design working, not a failure: said, not an error.
                 skipped["budget"] += len(pids) - i
-                out.problem(f"process scan stopped at its bound of {bound}")
+                reason = f"stopped at its bound of {bound}: {len(pids) - i} processes not read"
+                out.status(SourceStatus(BOUND_STATUS, "source", State.OK, reason))
                 break
-            budget.processes += 1
-            try:
-                p = read_process(pid_dir, walk, budget)
-            except _OverBudget:
-                skipped["budget"] += len(pids) - i
-                out.problem(f"process scan stopped at its bound of {budget.max_bytes} bytes")
-                break
-            except (OSError, KernelFileError) as e:
-                skipped[_skip_reason(e)] += 1
-                if isinstance(e, KernelFileError):
-                    out.problem(str(e))
-                continue
             if p is not None:
                 found.append(p)
         self._emit(out, found, skipped, walk)

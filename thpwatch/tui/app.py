@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.rule import Rule
 
 from thpwatch.commands.common import options_from, root_option, source_options
-from thpwatch.sampler import Sampler
+from thpwatch.sampler import Periodic, Sampler
 from thpwatch.snapshot import Snapshot
 from thpwatch.sources.base import Source
 from thpwatch.sources.host import SourceOptions
@@ -40,9 +40,8 @@ class Feed:
 
     def take(self) -> Snapshot:
         for source in self.sources:  # expensive sources (process scan) refresh on their own clock
-            due, refresh = getattr(source, "due", None), getattr(source, "refresh", None)
-            if due is not None and refresh is not None and due():
-                refresh()
+            if isinstance(source, Periodic) and source.due():
+                source.refresh()
         return self.sampler.snapshot()
 
     def advance(self) -> Frame:
