@@ -9,7 +9,8 @@ BPF_TABLE("lru_hash", u32, u32, swapin_split_seen, 10240);
 THPW_FUNC_ENTRY(do_huge_pmd_swap_page)
 {
 	u32 tid = (u32)bpf_get_current_pid_tgid(), no = 0;
-	swapin_split_seen.update(&tid, &no);
+	if (THPW_TGID_OK()) /* timed_entry.inc below filters the same way */
+		swapin_split_seen.update(&tid, &no);
 #define THPW_CLOCK_ID THPW_CLOCK_PMD_SWAPIN
 #include "timed_entry.inc"
 }
