@@ -161,7 +161,9 @@ def _draw_heatmap(ax, panel: Panel, series: list[Series]) -> None:
     ordered = sorted(series, key=lambda s: float(s.labels.get("le", "inf")))
     grid = [s.values for s in ordered]
     ax.imshow(grid, aspect="auto", origin="lower", cmap="Oranges")
-    ax.set_yticks(range(len(ordered)), [s.labels.get("le", "") for s in ordered], fontsize=6)
+    ticks = range(0, len(ordered), max(1, len(ordered) // 8))
+    bounds = [float(ordered[i].labels.get("le", "inf")) for i in ticks]
+    ax.set_yticks(list(ticks), [_format(b, panel.unit) for b in bounds], fontsize=7)
     ax.set_xlabel("samples")
 
 
