@@ -21,6 +21,7 @@ HOST = 'job=~"$job", instance=~"$instance"'
 SIZED = HOST + ', size=~"$size"'
 WINDOW = "$__rate_interval"
 FAULT_KINDS = "pmd_anon|pud_anon|pmd_swapin|pte_swapin"
+SPLIT_DONE = "ok|returned"  # split results that are not failures ("returned": void function)
 # The checks behind the two pool-consistency alerts (thpwatch/checks.py).
 POOL_CHECKS = "reserve_pageblocks_match_pool|quota_backed_by_free_blocks"
 
@@ -374,7 +375,8 @@ latency = Row(
                     FUNCTIONS,
                 ),
             ),
-            "Faults per kind and outcome (ok, fallback, oom, retry, ...).",
+            "Faults per kind and outcome from the handler's return value (ok, major, fallback, "
+            "oom, sigbus, retry, error).",
             unit="ops",
             width=12,
         ),
@@ -388,8 +390,9 @@ latency = Row(
                     FUNCTIONS,
                 ),
             ),
-            "do_huge_pmd_swap_page outcomes: whole 2 MiB swap-in (major/minor) versus split "
-            "fallback to 512 PTE swap entries.",
+            "do_huge_pmd_swap_page outcomes: whole 2 MiB swap-in (major: read from the swap "
+            "device, minor: from the swap cache) versus split_fallback to 512 PTE swap entries; "
+            "also sigbus, retry, oom, error.",
             unit="ops",
             width=12,
         ),
@@ -410,8 +413,28 @@ splits_and_stalls = Row(
                 ),
                 Query(rate("thpwatch_vmstat_thp_split_pmd_total"), "pmd (vmstat)"),
             ),
-            "Splits seen by the split probes per level and result (failed = aborted, e.g. no PTE "
-            "table at a lazy-PTE split) next to the kernel's thp_split_pmd counter.",
+            "Splits seen by the split probes per level and result (ok; an errno name = aborted, "
+            "e.g. no PTE table at a lazy-PTE split; 'returned' where the split function is void) "
+            "next to the kernel's thp_split_pmd counter.",
+            unit="ops",
+        ),
+        Panel(
+            "Split failures",
+            "timeseries",
+            (
+                Query(
+                    rate(
+                        "thpwatch_splits_total", HOST + f', result!~"{SPLIT_DONE}"', "level, result"
+                    ),
+                    "{{level}} {{result}}",
+                    FUNCTIONS,
+                ),
+                Query(
+                    rate("thpwatch_mthp_split_failed_total", SIZED, "size"), "{{size}} split_failed"
+                ),
+            ),
+            "Aborted splits: the split probes' errno results per level, and the kernel's per-size "
+            "split_failed counters. Callers may retry or silently skip the work.",
             unit="ops",
         ),
         Panel(

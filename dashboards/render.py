@@ -19,13 +19,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dashboards.promql import expand_variables
+from dashboards.promql import DEFAULT_VARIABLES, expand_variables
 from dashboards.spec import Dashboard, Panel
 
 COLUMNS = 3
+MAX_LEGEND = 8
 _LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -63,10 +65,12 @@ def legend(template: str, labels: dict[str, str]) -> str:
     return _LEGEND_LABEL.sub(lambda m: labels.get(m.group(1), ""), template)
 
 
-def panel_series(url: str, panel: Panel, start: float, end: float, step: float) -> list[Series]:
+def panel_series(
+    url: str, panel: Panel, start: float, end: float, step: float, variables: Mapping[str, str]
+) -> list[Series]:
     found = []
     for q in panel.queries:
-        for r in query_range(url, expand_variables(q.expr), start, end, step):
+        for r in query_range(url, expand_variables(q.expr, variables), start, end, step):
             labels = r["metric"]
             name = legend("{{le}}" if q.heatmap else q.legend, labels)
             times = [float(t) for t, _ in r["values"]]
@@ -75,7 +79,13 @@ def panel_series(url: str, panel: Panel, start: float, end: float, step: float) 
     return found
 
 
-def render(url: str, dashboard: Dashboard, out: Path, minutes: float = 10) -> list[str]:
+def render(
+    url: str,
+    dashboard: Dashboard,
+    out: Path,
+    minutes: float = 10,
+    variables: Mapping[str, str] = DEFAULT_VARIABLES,
+) -> list[str]:
     """Write the PNG; returns the titles of the panels drawn (those with data)."""
     import matplotlib
 
@@ -89,7 +99,7 @@ def render(url: str, dashboard: Dashboard, out: Path, minutes: float = 10) -> li
         (row.title, panel, series)
         for row in dashboard.rows
         for panel in row.panels
-        if (series := panel_series(url, panel, start, end, step))
+        if (series := panel_series(url, panel, start, end, step, variables))
     ]
     if not drawn:
         raise PrometheusError(f"no panel of {dashboard.title!r} has data at {url}")
@@ -100,8 +110,9 @@ def render(url: str, dashboard: Dashboard, out: Path, minutes: float = 10) -> li
     for ax, (row_title, panel, series) in zip(axes.flat, drawn, strict=False):
         ax.set_title(f"{row_title} · {panel.title}", fontsize=10, loc="left")
         _DRAW[panel.kind](ax, panel, series)
-    fig.suptitle(f"{dashboard.title} — {url}, last {minutes:g} min", fontsize=13)
-    fig.tight_layout()
+    instance = variables.get("instance", ".+")
+    fig.suptitle(f"{dashboard.title} — instance=~{instance}, last {minutes:g} min", fontsize=13)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=80)
     plt.close(fig)
@@ -109,12 +120,19 @@ def render(url: str, dashboard: Dashboard, out: Path, minutes: float = 10) -> li
 
 
 def _draw_lines(ax, panel: Panel, series: list[Series]) -> None:
-    for s in series:
-        ax.plot([t - series[0].times[0] for t in s.times], s.values, label=s.name, linewidth=1.2)
+    t0 = min(s.times[0] for s in series)
+    shown = series
+    if len(series) > MAX_LEGEND:  # like Grafana's "hide series with only zeros"
+        shown = [s for s in series if any(v != 0 and not math.isnan(v) for v in s.values)]
+        shown = shown or series[:1]  # all zero: one flat line says so
+    for s in shown:
+        ax.plot([t - t0 for t in s.times], s.values, label=s.name, linewidth=1.2)
     ax.set_xlabel("seconds")
     _unit_axis(ax, panel.unit)
-    if len(series) <= 8:
-        ax.legend(fontsize=7, loc="best")
+    hidden = len(series) - len(shown)
+    if shown and len(shown) <= MAX_LEGEND:
+        title = f"{hidden} more series, all zero" if hidden else None
+        ax.legend(fontsize=7, loc="best", title=title, title_fontsize=7)
 
 
 def _draw_bars(ax, panel: Panel, series: list[Series]) -> None:
@@ -143,7 +161,9 @@ def _draw_heatmap(ax, panel: Panel, series: list[Series]) -> None:
     ordered = sorted(series, key=lambda s: float(s.labels.get("le", "inf")))
     grid = [s.values for s in ordered]
     ax.imshow(grid, aspect="auto", origin="lower", cmap="Oranges")
-    ax.set_yticks(range(len(ordered)), [s.labels.get("le", "") for s in ordered], fontsize=6)
+    ticks = range(0, len(ordered), max(1, len(ordered) // 8))
+    bounds = [float(ordered[i].labels.get("le", "inf")) for i in ticks]
+    ax.set_yticks(list(ticks), [_format(b, panel.unit) for b in bounds], fontsize=7)
     ax.set_xlabel("samples")
 
 
@@ -187,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prometheus", required=True, help="base URL, e.g. http://127.0.0.1:9090")
     parser.add_argument("--dashboard", default="host.json", choices=sorted(DASHBOARDS))
     parser.add_argument("--minutes", type=float, default=10, help="time range to draw")
+    parser.add_argument("--instance", default=".+", help="regex of the instance(s) to draw")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
     args = parser.parse_args(argv)
     try:
-        drawn = render(args.prometheus, DASHBOARDS[args.dashboard], args.out, args.minutes)
+        variables = {**DEFAULT_VARIABLES, "instance": args.instance}
+        drawn = render(
+            args.prometheus, DASHBOARDS[args.dashboard], args.out, args.minutes, variables
+        )
     except PrometheusError as e:
         print(f"render: {e}", file=sys.stderr)
         return 1

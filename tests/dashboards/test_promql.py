@@ -40,3 +40,12 @@ def test_label_values_variable_query() -> None:
     assert variable_query_selector('label_values(m{job=~"$job"}, instance)') == 'm{job=~"$job"}'
     with pytest.raises(PromQLError, match="label_values"):
         variable_query_selector("query_result(up)")
+
+
+def test_render_without_prometheus_is_one_clear_error(tmp_path, capsys) -> None:
+    from dashboards import render
+
+    out = tmp_path / "x.png"
+    assert render.main(["--prometheus", "http://127.0.0.1:1", "--out", str(out)]) == 1
+    assert "cannot reach Prometheus at http://127.0.0.1:1" in capsys.readouterr().err
+    assert not out.exists()
