@@ -226,3 +226,30 @@ def test_filter_keeps_matching_processes(term):
     screen = term.wait_for(lambda s: "filter 'redis'" in s, "the filter applied")
     assert process_order(screen) == ["1300"], screen
     quits_cleanly(term)
+
+
+@pytest.mark.bpf
+def test_live_with_bpf_probes(term, bpf_ready):
+    from conftest import host_refuses_function_probes
+
+    refused = host_refuses_function_probes()
+    term.start([THPWATCH, "top", "--interval", "0.5"], REPO)
+    screen = term.wait_for(
+        lambda s: has_rows(["2048kB"])(s) and re.search(r"probes: \d+ ok", s) is not None,
+        "probes attached and the per-size table",
+        timeout=180,  # bcc compiles the probes first
+    )
+    if refused:
+        # said plainly, with the state and the probes concerned; the rest of the screen works
+        assert "no fault latency — fault probes blocked" in screen, screen
+        assert "do_huge_pmd_anonymous_page" in screen
+    else:
+        workload = fault_thps(32)
+        try:
+            screen = term.wait_for(
+                lambda s: re.search(r"^2M anon \(PMD\)\s+\d", s, re.M) is not None,
+                "a PMD fault latency row after the workload",
+            )
+        finally:
+            workload.close()
+    quits_cleanly(term)
