@@ -287,5 +287,7 @@ def test_splits_swapin_and_stalls():
     assert "PMD 4.0/s" in text and "probe pmd 2.0/s  failed 1.0/s" in text
     assert "PMD major 1.0/s" in text and "PMD split_fallback 1.0/s" in text
     assert "compact stall 1.0/s" in text
+    # madvise(MADV_RESERVED_THP): EINVAL +1/s, EAGAIN flat, ok +1/s
+    assert "madvise reserved_thp 2.0/s  failed 1.0/s" in text
     stock = text_of(render_activity(Frame.between(snaps.stock(0), snaps.stock(2))), 200)
-    assert "PUD absent" in stock and "probe pmd" not in stock
+    assert "PUD absent" in stock and "probe pmd" not in stock and "madvise" not in stock

@@ -99,6 +99,23 @@ def stall_items(frame: Frame) -> list[Text | None]:
     ]
 
 
+def madvise_failed(sample: Sample) -> bool:
+    return sample.label("result") != names.MADVISE_OK
+
+
+def madvise_items(frame: Frame) -> list[Text | None]:
+    """Calls per advice (MADV_HUGEPAGE, MADV_COLLAPSE, ...) and how many of them failed."""
+    items: list[Text | None] = []
+    for advice in sorted({s.label("advice") for s in frame.series(names.MADVISE_CALLS)}):
+        items.append(rate_item(frame, advice, names.MADVISE_CALLS, advice=advice))
+        items.append(
+            rate_item(
+                frame, "failed", names.MADVISE_CALLS, bad=True, where=madvise_failed, advice=advice
+            )
+        )
+    return items
+
+
 def render_activity(frame: Frame) -> Table:
     grid = Table.grid(padding=(0, 1))
     grid.title = "Splits · PMD swap-in · stalls"
@@ -108,4 +125,6 @@ def render_activity(frame: Frame) -> Table:
     grid.add_row("splits", join(split_items(frame)))
     grid.add_row("swap-in", join(swapin_items(frame)))
     grid.add_row("stalls", join(stall_items(frame)))
+    if frame.has(names.MADVISE_CALLS):
+        grid.add_row("madvise", join(madvise_items(frame)))
     return grid

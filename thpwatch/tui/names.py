@@ -60,6 +60,7 @@ KMSG_OOM_LEAKED = "thpwatch_kmsg_oom_leaked_lines_total"
 BPF_SOURCE = "bpf"
 MADVISE_CALLS = "thpwatch_madvise_calls_total"
 MADVISE_RESERVED_THP = "reserved_thp"  # advice label value of MADV_RESERVED_THP (26)
+MADVISE_OK = "ok"  # result label of a madvise() that succeeded; failures carry the errno name
 MADVISE_ERRNOS = (("EINVAL", "misaligned / not private anon"), ("EAGAIN", "over quota"))
 FAULTS = "thpwatch_faults_total"
 FAULT_SECONDS = "thpwatch_fault_seconds"
