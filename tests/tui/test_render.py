@@ -291,3 +291,14 @@ def test_splits_swapin_and_stalls():
     assert "madvise reserved_thp 2.0/s  failed 1.0/s" in text
     stock = text_of(render_activity(Frame.between(snaps.stock(0), snaps.stock(2))), 200)
     assert "PUD absent" in stock and "probe pmd" not in stock and "madvise" not in stock
+    hugepage_ok = [
+        Snapshot(
+            t,
+            t,
+            (snaps.s("thpwatch_madvise_calls_total", 4.0 * t, advice="hugepage", result="ok"),),
+            (),
+        )
+        for t in (1.0, 2.0)
+    ]
+    only_ok = text_of(render_activity(Frame.between(*hugepage_ok)), 200)
+    assert "madvise hugepage 4.0/s  failed 0/s" in only_ok  # no failure series: none happened

@@ -21,11 +21,18 @@ def rate_item(
     where: Callable[[Sample], bool] | None = None,
     **match: str,
 ) -> Text:
-    """ "label 1.5/s", summed over the series matching; "absent" when none is there."""
+    """ "label 1.5/s", summed over the series matching; "absent" when none is there.
+
+    A family that is there but has no series passing `where` (a probe counts failures only
+    once one happens) had none in the interval: 0/s.
+    """
     text = Text(f"{label} ")
     if not frame.has(name, **match):
         return text.append("absent", style=ABSENT_STYLE)
-    rate = frame.rate_sum(name, where, **match)
+    if frame.before is None:
+        return text.append_text(pending())
+    selected = [s for s in frame.series(name, **match) if where is None or where(s)]
+    rate = frame.rate_sum(name, where, **match) if selected else 0.0
     if rate is None:
         return text.append_text(pending())
     style = ("bold red" if bad else "green") if rate > 0 else ""
