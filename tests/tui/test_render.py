@@ -302,3 +302,25 @@ def test_splits_swapin_and_stalls():
     ]
     only_ok = text_of(render_activity(Frame.between(*hugepage_ok)), 200)
     assert "madvise hugepage 4.0/s  failed 0/s" in only_ok  # no failure series: none happened
+
+
+def test_latency_with_the_probes_bucket_layout():
+    from thpwatch.probes.metrics import LATENCY_BOUNDS
+
+    # 90 PMD faults in the first bucket (<= 1.024 µs), 10 in (524 µs, 1.049 ms]
+    cumulative = tuple(90 if b < 1e-3 else 100 for b in LATENCY_BOUNDS)
+    h = Histogram(LATENCY_BOUNDS, cumulative, 100, 0.01)
+    empty = Histogram(LATENCY_BOUNDS, (0,) * len(LATENCY_BOUNDS), 0, 0.0)
+    before = Snapshot(0.0, 0.0, (snaps.s("thpwatch_fault_seconds", empty, fault="pmd_anon"),), ())
+    after = Snapshot(2.0, 2.0, (snaps.s("thpwatch_fault_seconds", h, fault="pmd_anon"),), ())
+    text = text_of(render_latency(Frame.between(before, after)), 120)
+    cells = row(text, "2M")
+    assert cells[3] == "50.0"  # 100 faults in 2 s
+    # p50 = 1.024 µs * 50/90; p99 = 524.288 µs + 524.288 µs * 9/10, as PromQL interpolates
+    assert cells[4] == "569ns" and cells[6] == "996µs", cells
+    from thpwatch.tui.latency import spark
+
+    bars = spark(h)
+    assert len(bars) == len(LATENCY_BOUNDS) + 1  # one bar per bucket, +Inf included
+    assert bars[0] == "█" and bars[10] == "▁" and bars.strip(" ▁█") == ""
+    assert bars.rstrip() in text
