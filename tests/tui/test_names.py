@@ -34,3 +34,10 @@ def test_process_and_cgroup_columns_have_their_identity_label():
         assert metric is not None
         key = names.PROCESS_KEY if name.startswith(names.PROCESS_PREFIX) else names.CGROUP_KEY
         assert key in metric.labels, name
+
+
+def test_hand_made_snapshots_use_catalog_names():
+    import tui_snapshots as snaps
+
+    used = {s.name for snap in (snaps.stock(1), snaps.patched(1)) for s in snap.samples}
+    assert sorted(n for n in used if n not in catalog()) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import tui_snapshots as snaps
 from rich.console import Console
-from tui_catalog import rule_catalog
 from tui_render import row, text_of
 
 from thpwatch.snapshot import Histogram, Snapshot, SourceStatus, State
@@ -16,8 +15,6 @@ from thpwatch.tui.pool import render_pool
 from thpwatch.tui.screen import MIN_HEIGHT, MIN_WIDTH, ViewState, render_screen
 from thpwatch.tui.sizes import render_sizes
 from thpwatch.tui.top_tables import Ranking, render_ranking
-
-pytestmark = pytest.mark.usefixtures(rule_catalog.__name__)
 
 
 def screen(frame: Frame, width: int, height: int | None, **state) -> str:
