@@ -58,12 +58,6 @@ def percent(v: float) -> str:
     return f"{v * 100:.1f}%"
 
 
-def value_cell(frame: Frame, name: str, fmt=count, **labels: str) -> Text:
-    """Current value of a gauge, or "absent"."""
-    v = frame.value(name, **labels)
-    return absent() if v is None else Text(fmt(v))
-
-
 def rate_cell(frame: Frame, name: str, style: str = "", **labels: str) -> Text:
     """Per-second rate of a counter: "absent" if the kernel lacks it, "…" before two readings."""
     if frame.value(name, **labels) is None:
