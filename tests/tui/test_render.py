@@ -127,6 +127,9 @@ def test_latency_percentiles_over_the_interval():
     assert delta.quantile(0.5) == pytest.approx(1e-4)
     assert cells[4] == "100µs" and cells[6] == "982µs"
     assert row(text, "1G")[3] == "100.0"
+    # fallback/s: the 1 GiB handler fell back once a second; the PMD one only OOMed (no
+    # fallback series, yet the family is counted: 0)
+    assert row(text, "1G")[7] == "1.0" and cells[7] == "0"
     assert "swap-in" not in text  # no probe reports swap-in latency: no invented row
 
 
@@ -315,6 +318,7 @@ def test_latency_with_the_probes_bucket_layout():
     assert cells[3] == "50.0"  # 100 faults in 2 s
     # p50 = 1.024 µs * 50/90; p99 = 524.288 µs + 524.288 µs * 9/10, as PromQL interpolates
     assert cells[4] == "569ns" and cells[6] == "996µs", cells
+    assert cells[7] == "n/a"  # no outcome counts from the probes in this snapshot
     from thpwatch.tui.latency import spark
 
     bars = spark(h)

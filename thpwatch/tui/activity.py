@@ -9,7 +9,7 @@ from rich.text import Text
 
 from thpwatch.snapshot import Sample
 from thpwatch.tui import names
-from thpwatch.tui.fmt import ABSENT_STYLE, pending, per_second, seconds
+from thpwatch.tui.fmt import per_second, rate_cell, seconds
 from thpwatch.tui.frame import Frame
 
 
@@ -21,22 +21,9 @@ def rate_item(
     where: Callable[[Sample], bool] | None = None,
     **match: str,
 ) -> Text:
-    """ "label 1.5/s", summed over the series matching; "absent" when none is there.
-
-    A family that is there but has no series passing `where` (a probe counts failures only
-    once one happens) had none in the interval: 0/s.
-    """
-    text = Text(f"{label} ")
-    if not frame.has(name, **match):
-        return text.append("absent", style=ABSENT_STYLE)
-    if frame.before is None:
-        return text.append_text(pending())
-    selected = [s for s in frame.series(name, **match) if where is None or where(s)]
-    rate = frame.rate_sum(name, where, **match) if selected else 0.0
-    if rate is None:
-        return text.append_text(pending())
-    style = ("bold red" if bad else "green") if rate > 0 else ""
-    return text.append(f"{per_second(rate)}/s", style=style)
+    """ "label 1.5/s" (see rate_cell for absent, pending and never-seen failures)."""
+    style = "bold red" if bad else "green"
+    return Text(f"{label} ").append_text(rate_cell(frame, name, style, "/s", where, **match))
 
 
 def latency_item(frame: Frame, label: str, name: str, **labels: str) -> Text | None:

@@ -73,6 +73,7 @@ FAULT_KINDS = (  # fault label -> what the latency panel calls it
     ("pte_swapin", "4K swap-in (PTE)"),
 )
 OOM_OUTCOME = "oom"
+FALLBACK_OUTCOME = "fallback"  # the fault handler gave up on this page size
 SPLITS = "thpwatch_splits_total"
 SPLIT_SECONDS = "thpwatch_split_seconds"
 SPLIT_SUCCESS = ("ok", "returned")  # any other result is an errno name: the split failed
