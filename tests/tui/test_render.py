@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import tui_snapshots as snaps
 from rich.console import Console
-from tui_catalog import rule_catalog
 from tui_render import row, text_of
 
 from thpwatch.snapshot import Histogram, Snapshot, SourceStatus, State
@@ -16,8 +15,6 @@ from thpwatch.tui.pool import render_pool
 from thpwatch.tui.screen import MIN_HEIGHT, MIN_WIDTH, ViewState, render_screen
 from thpwatch.tui.sizes import render_sizes
 from thpwatch.tui.top_tables import Ranking, render_ranking
-
-pytestmark = pytest.mark.usefixtures(rule_catalog.__name__)
 
 
 def screen(frame: Frame, width: int, height: int | None, **state) -> str:
@@ -130,6 +127,9 @@ def test_latency_percentiles_over_the_interval():
     assert delta.quantile(0.5) == pytest.approx(1e-4)
     assert cells[4] == "100µs" and cells[6] == "982µs"
     assert row(text, "1G")[3] == "100.0"
+    # fallback/s: the 1 GiB handler fell back once a second; the PMD one only OOMed (no
+    # fallback series, yet the family is counted: 0)
+    assert row(text, "1G")[7] == "1.0" and cells[7] == "0"
     assert "swap-in" not in text  # no probe reports swap-in latency: no invented row
 
 
@@ -287,5 +287,41 @@ def test_splits_swapin_and_stalls():
     assert "PMD 4.0/s" in text and "probe pmd 2.0/s  failed 1.0/s" in text
     assert "PMD major 1.0/s" in text and "PMD split_fallback 1.0/s" in text
     assert "compact stall 1.0/s" in text
+    # madvise(MADV_RESERVED_THP): EINVAL +1/s, EAGAIN flat, ok +1/s
+    assert "madvise reserved_thp 2.0/s  failed 1.0/s" in text
     stock = text_of(render_activity(Frame.between(snaps.stock(0), snaps.stock(2))), 200)
-    assert "PUD absent" in stock and "probe pmd" not in stock
+    assert "PUD absent" in stock and "probe pmd" not in stock and "madvise" not in stock
+    hugepage_ok = [
+        Snapshot(
+            t,
+            t,
+            (snaps.s("thpwatch_madvise_calls_total", 4.0 * t, advice="hugepage", result="ok"),),
+            (),
+        )
+        for t in (1.0, 2.0)
+    ]
+    only_ok = text_of(render_activity(Frame.between(*hugepage_ok)), 200)
+    assert "madvise hugepage 4.0/s  failed 0/s" in only_ok  # no failure series: none happened
+
+
+def test_latency_with_the_probes_bucket_layout():
+    from thpwatch.probes.metrics import LATENCY_BOUNDS
+
+    # 90 PMD faults in the first bucket (<= 1.024 µs), 10 in (524 µs, 1.049 ms]
+    cumulative = tuple(90 if b < 1e-3 else 100 for b in LATENCY_BOUNDS)
+    h = Histogram(LATENCY_BOUNDS, cumulative, 100, 0.01)
+    empty = Histogram(LATENCY_BOUNDS, (0,) * len(LATENCY_BOUNDS), 0, 0.0)
+    before = Snapshot(0.0, 0.0, (snaps.s("thpwatch_fault_seconds", empty, fault="pmd_anon"),), ())
+    after = Snapshot(2.0, 2.0, (snaps.s("thpwatch_fault_seconds", h, fault="pmd_anon"),), ())
+    text = text_of(render_latency(Frame.between(before, after)), 120)
+    cells = row(text, "2M")
+    assert cells[3] == "50.0"  # 100 faults in 2 s
+    # p50 = 1.024 µs * 50/90; p99 = 524.288 µs + 524.288 µs * 9/10, as PromQL interpolates
+    assert cells[4] == "569ns" and cells[6] == "996µs", cells
+    assert cells[7] == "n/a"  # no outcome counts from the probes in this snapshot
+    from thpwatch.tui.latency import spark
+
+    bars = spark(h)
+    assert len(bars) == len(LATENCY_BOUNDS) + 1  # one bar per bucket, +Inf included
+    assert bars[0] == "█" and bars[10] == "▁" and bars.strip(" ▁█") == ""
+    assert bars.rstrip() in text

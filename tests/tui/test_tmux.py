@@ -4,7 +4,6 @@ patched-kernel fixture tree."""
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
 import signal
@@ -15,11 +14,13 @@ from conftest import FIXTURES, REPO, require
 from tmux_session import EXIT_MARK, TmuxSession
 from tui_render import row
 
+from thpwatch.workload import PMD_BYTES as HPAGE
+from thpwatch.workload import thp_faults
+
 pytestmark = pytest.mark.tmux
 
 THP_SYSFS = Path("/sys/kernel/mm/transparent_hugepage")
 THPWATCH = str(REPO / ".venv" / "bin" / "thpwatch")
-HPAGE = 2 << 20
 
 
 @pytest.fixture
@@ -57,15 +58,6 @@ def stat(size: str, name: str) -> int:
     return int((THP_SYSFS / f"hugepages-{size}" / "stats" / name).read_text())
 
 
-def fault_thps(count: int) -> mmap.mmap:
-    """Fault `count` PMD THPs: private anonymous memory, MADV_HUGEPAGE, every page touched."""
-    buf = mmap.mmap(-1, (count + 1) * HPAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    buf.madvise(mmap.MADV_HUGEPAGE)
-    for offset in range(0, len(buf), 4096):
-        buf[offset] = 1
-    return buf
-
-
 def quits_cleanly(term: TmuxSession) -> None:
     term.keys("q")
     screen = term.wait_for(lambda s: EXIT_MARK in s, "thpwatch to exit")
@@ -81,22 +73,19 @@ def test_live_rows_and_rates_follow_a_workload(term):
     term.wait_for(lambda s: cell(s, "2048kB", 3) != "…", "the first rates")
     allocs_before = stat("2048kB", "anon_fault_alloc")
 
-    workload = fault_thps(32)
-    try:
-        assert stat("2048kB", "anon_fault_alloc") - allocs_before >= 32, "workload got no THPs"
-        frames: dict[str, float] = {}  # header clock -> 2048kB alloc/s shown in that frame
+    thp_faults(HPAGE, 32)  # mmap MAP_PRIVATE|MAP_ANONYMOUS, MADV_HUGEPAGE, touch, munmap
+    assert stat("2048kB", "anon_fault_alloc") - allocs_before >= 32, "workload got no THPs"
+    frames: dict[str, float] = {}  # header clock -> 2048kB alloc/s shown in that frame
 
-        def workload_seen(s: str) -> bool:
-            clock = re.search(r"every 1s  (\d\d:\d\d:\d\d)", s)
-            if clock:
-                frames[clock.group(1)] = number(cell(s, "2048kB", 3))
-            # other processes can only add faults: the frames' rates must cover our 32 THPs
-            return sum(frames.values()) * 1.0 >= 32
+    def workload_seen(s: str) -> bool:
+        clock = re.search(r"every 1s  (\d\d:\d\d:\d\d)", s)
+        if clock:
+            frames[clock.group(1)] = number(cell(s, "2048kB", 3))
+        # other processes can only add faults: the frames' rates must cover our 32 THPs
+        return sum(frames.values()) * 1.0 >= 32
 
-        term.wait_for(workload_seen, "the workload's 32 THP faults in the 2048kB alloc/s")
-        assert any(rate > 0 for rate in frames.values())
-    finally:
-        workload.close()
+    term.wait_for(workload_seen, "the workload's 32 THP faults in the 2048kB alloc/s")
+    assert any(rate > 0 for rate in frames.values())
     quits_cleanly(term)
 
 
@@ -225,4 +214,28 @@ def test_filter_keeps_matching_processes(term):
     term.keys("Enter")
     screen = term.wait_for(lambda s: "filter 'redis'" in s, "the filter applied")
     assert process_order(screen) == ["1300"], screen
+    quits_cleanly(term)
+
+
+@pytest.mark.bpf
+def test_live_with_bpf_probes(term, bpf_ready):
+    from conftest import host_refuses_function_probes
+
+    refused = host_refuses_function_probes()
+    term.start([THPWATCH, "top", "--interval", "0.5"], REPO)
+    screen = term.wait_for(
+        lambda s: has_rows(["2048kB"])(s) and re.search(r"probes: \d+ ok", s) is not None,
+        "probes attached and the per-size table",
+        timeout=180,  # bcc compiles the probes first
+    )
+    if refused:
+        # said plainly, with the state and the probes concerned; the rest of the screen works
+        assert "no fault latency — fault probes blocked" in screen, screen
+        assert "do_huge_pmd_anonymous_page" in screen
+    else:
+        thp_faults(HPAGE, 32)
+        term.wait_for(
+            lambda s: re.search(r"^2M anon \(PMD\)\s+\d", s, re.M) is not None,
+            "a PMD fault latency row after the workload",
+        )
     quits_cleanly(term)

@@ -121,6 +121,7 @@ def patched(t: float, pool_free: float = 10.0, violated: bool = True) -> Snapsho
         s("thpwatch_madvise_calls_total", 2.0, advice="reserved_thp", result="EAGAIN"),
         s("thpwatch_madvise_calls_total", 50 + t, advice="reserved_thp", result="ok"),
         s("thpwatch_faults_total", 5 + 2 * t, fault="pmd_anon", outcome="oom"),
+        s("thpwatch_faults_total", 1 + t, fault="pud_anon", outcome="fallback"),
         s("thpwatch_kmsg_oom_leaked_lines_total", 3 + t),
         s("thpwatch_fault_seconds", fault_hist(t, 1), fault="pmd_anon"),
         s("thpwatch_fault_seconds", fault_hist(t, 3), fault="pud_anon"),

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from thpwatch.snapshot import Sample
 from thpwatch.tui import names
-from thpwatch.tui.fmt import ABSENT_STYLE, pending, per_second, seconds
+from thpwatch.tui.fmt import per_second, rate_cell, seconds
 from thpwatch.tui.frame import Frame
 
 
@@ -21,15 +21,9 @@ def rate_item(
     where: Callable[[Sample], bool] | None = None,
     **match: str,
 ) -> Text:
-    """ "label 1.5/s", summed over the series matching; "absent" when none is there."""
-    text = Text(f"{label} ")
-    if not frame.has(name, **match):
-        return text.append("absent", style=ABSENT_STYLE)
-    rate = frame.rate_sum(name, where, **match)
-    if rate is None:
-        return text.append_text(pending())
-    style = ("bold red" if bad else "green") if rate > 0 else ""
-    return text.append(f"{per_second(rate)}/s", style=style)
+    """ "label 1.5/s" (see rate_cell for absent, pending and never-seen failures)."""
+    style = "bold red" if bad else "green"
+    return Text(f"{label} ").append_text(rate_cell(frame, name, style, "/s", where, **match))
 
 
 def latency_item(frame: Frame, label: str, name: str, **labels: str) -> Text | None:
@@ -99,6 +93,23 @@ def stall_items(frame: Frame) -> list[Text | None]:
     ]
 
 
+def madvise_failed(sample: Sample) -> bool:
+    return sample.label("result") != names.MADVISE_OK
+
+
+def madvise_items(frame: Frame) -> list[Text | None]:
+    """Calls per advice (MADV_HUGEPAGE, MADV_COLLAPSE, ...) and how many of them failed."""
+    items: list[Text | None] = []
+    for advice in sorted({s.label("advice") for s in frame.series(names.MADVISE_CALLS)}):
+        items.append(rate_item(frame, advice, names.MADVISE_CALLS, advice=advice))
+        items.append(
+            rate_item(
+                frame, "failed", names.MADVISE_CALLS, bad=True, where=madvise_failed, advice=advice
+            )
+        )
+    return items
+
+
 def render_activity(frame: Frame) -> Table:
     grid = Table.grid(padding=(0, 1))
     grid.title = "Splits · PMD swap-in · stalls"
@@ -108,4 +119,6 @@ def render_activity(frame: Frame) -> Table:
     grid.add_row("splits", join(split_items(frame)))
     grid.add_row("swap-in", join(swapin_items(frame)))
     grid.add_row("stalls", join(stall_items(frame)))
+    if frame.has(names.MADVISE_CALLS):
+        grid.add_row("madvise", join(madvise_items(frame)))
     return grid

@@ -10,9 +10,9 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from thpwatch.snapshot import Histogram, SourceStatus, State
+from thpwatch.snapshot import Histogram, Sample, SourceStatus, State
 from thpwatch.tui import names
-from thpwatch.tui.fmt import ABSENT_STYLE, per_second, seconds
+from thpwatch.tui.fmt import ABSENT_STYLE, per_second, rate_cell, seconds
 from thpwatch.tui.frame import Frame
 
 BARS = " ▁▂▃▄▅▆▇█"
@@ -68,6 +68,10 @@ def why_no_latency(frame: Frame, bpf_note: str) -> Text:
     return Text("no fault latency: no BPF fault probes loaded", style=ABSENT_STYLE)
 
 
+def fell_back(sample: Sample) -> bool:
+    return sample.label("outcome") == names.FALLBACK_OUTCOME
+
+
 def render_latency(frame: Frame, bpf_note: str = "", show_spark: bool = True) -> RenderableType:
     table = Table(
         title="Fault latency by page size (last interval)",
@@ -81,6 +85,7 @@ def render_latency(frame: Frame, bpf_note: str = "", show_spark: bool = True) ->
     table.add_column("/s", justify="right", no_wrap=True)
     for q in QUANTILES:
         table.add_column(f"p{q * 100:g}", justify="right", no_wrap=True)
+    table.add_column("fallback/s", justify="right", no_wrap=True)
     if show_spark:
         table.add_column("histogram", no_wrap=True, style="cyan")
     known = dict(names.FAULT_KINDS)
@@ -94,6 +99,11 @@ def render_latency(frame: Frame, bpf_note: str = "", show_spark: bool = True) ->
         elapsed = frame.elapsed
         rate = Text(per_second(h.count / elapsed)) if elapsed else Text("…", style="dim")
         row = [Text(known.get(kind, kind)), rate, *quantile_cells(h)]
+        row.append(
+            rate_cell(frame, names.FAULTS, "bold red", where=fell_back, fault=kind)
+            if frame.has(names.FAULTS, fault=kind)
+            else Text("n/a", style=ABSENT_STYLE)
+        )
         if show_spark:
             row.append(Text(spark(h)))
         table.add_row(*row)

@@ -60,6 +60,7 @@ KMSG_OOM_LEAKED = "thpwatch_kmsg_oom_leaked_lines_total"
 BPF_SOURCE = "bpf"
 MADVISE_CALLS = "thpwatch_madvise_calls_total"
 MADVISE_RESERVED_THP = "reserved_thp"  # advice label value of MADV_RESERVED_THP (26)
+MADVISE_OK = "ok"  # result label of a madvise() that succeeded; failures carry the errno name
 MADVISE_ERRNOS = (("EINVAL", "misaligned / not private anon"), ("EAGAIN", "over quota"))
 FAULTS = "thpwatch_faults_total"
 FAULT_SECONDS = "thpwatch_fault_seconds"
@@ -72,6 +73,7 @@ FAULT_KINDS = (  # fault label -> what the latency panel calls it
     ("pte_swapin", "4K swap-in (PTE)"),
 )
 OOM_OUTCOME = "oom"
+FALLBACK_OUTCOME = "fallback"  # the fault handler gave up on this page size
 SPLITS = "thpwatch_splits_total"
 SPLIT_SECONDS = "thpwatch_split_seconds"
 SPLIT_SUCCESS = ("ok", "returned")  # any other result is an errno name: the split failed

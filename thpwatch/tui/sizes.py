@@ -84,7 +84,7 @@ def render_sizes(frame: Frame, compact: bool = False) -> Table:
         cells = [Text(size), enabled_mode(frame, size), absent() if nr is None else Text(count(nr))]
         for _header, _short, stat in RATE_COLUMNS:
             style = "red" if "fallback" in stat else "green"
-            cells.append(rate_cell(frame, names.mthp_counter(stat), style=style, size=size))
+            cells.append(rate_cell(frame, names.mthp_counter(stat), style, size=size))
             if stat == "anon_fault_fallback":
                 cells.append(fallback_share(frame, size))
         table.add_row(*cells)
