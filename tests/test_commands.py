@@ -16,7 +16,9 @@ from unit.fixturetree import tree
 from thpwatch.cli import main
 from thpwatch.diagnosis import AttachType, BpfReport, diagnose
 from thpwatch.doctor_selftest import Row, SelftestReport
-from thpwatch.snapshot import SourceStatus, State
+from thpwatch.snapshot import Snapshot, SourceStatus, State
+
+NOTHING_READ = Snapshot(0, 0, (), ())
 
 THPWATCH = REPO / ".venv/bin/thpwatch"
 SERIES = ("reserved_thp", "pud_thp", "lazy_pte", "pmd_swap")
@@ -121,7 +123,7 @@ def _this_machines_bpf() -> BpfReport:
 
 
 def test_doctor_findings_for_refused_function_probes():
-    d = diagnose(FIXTURES / "stock", (), _this_machines_bpf)
+    d = diagnose(FIXTURES / "stock", NOTHING_READ, _this_machines_bpf)
     doc = d.to_json()
     assert [a["works"] for a in doc["bpf"]["attach_types"]] == [True, True, False, False]
     (warning,) = [f for f in d.findings if "function probes cannot attach" in f.problem]
@@ -130,7 +132,7 @@ def test_doctor_findings_for_refused_function_probes():
 
 def test_doctor_when_nothing_attaches():
     bpf = BpfReport((AttachType("tracepoint", State.ERROR, None, "compile failed"),), "", "")
-    d = diagnose(FIXTURES / "stock", (), lambda: bpf)
+    d = diagnose(FIXTURES / "stock", NOTHING_READ, lambda: bpf)
     assert any(f.problem.startswith("no BPF program can attach") for f in d.findings)
 
 
@@ -200,7 +202,7 @@ def test_doctor_groups_refused_probes_and_keeps_probe_errors_apart():
         SourceStatus("mm_page_alloc", probe, State.ERROR, "compile failed"),
         SourceStatus("pagetypeinfo", "source", State.BLOCKED, "/proc/pagetypeinfo: EACCES"),
     )
-    findings = diagnose(FIXTURES / "stock", sts, None).findings
+    findings = diagnose(FIXTURES / "stock", Snapshot(0, 0, (), sts), None).findings
     (refused,) = [f for f in findings if f.problem.startswith("probes refused")]
     assert refused.severity == "warning" and "__split_huge_pmd, do_swap_page" in refused.problem
     assert [f.severity for f in findings if f.problem.startswith("mm_page_alloc")] == ["error"]
@@ -211,7 +213,7 @@ def test_doctor_groups_refused_probes_and_keeps_probe_errors_apart():
 def test_doctor_warns_when_evidence_disagrees(tmp_path):
     root = tree(tmp_path, base="stock")
     (root / "sys/kernel/mm/reserved_thp").mkdir()  # sysfs says yes, kallsyms and BTF say no
-    findings = diagnose(root, (), None).findings
+    findings = diagnose(root, NOTHING_READ, None).findings
     (f,) = [f for f in findings if f.problem.startswith("evidence disagrees on Reserved THP")]
     assert f.severity == "warning"
 
@@ -222,7 +224,7 @@ def test_doctor_selftest_rows_and_disagreements():
         Row("PMD splits", 4, 4, 0, False, "kprobe attached but counted 0"),
         Row("PMD fault handler calls", 32, 32, None, None, "fentry blocked: EPERM"),
     )
-    d = diagnose(FIXTURES / "stock", (), None, lambda: SelftestReport(rows))
+    d = diagnose(FIXTURES / "stock", NOTHING_READ, None, lambda: SelftestReport(rows))
     doc = d.to_json()
     assert doc["selftest"]["ran"] and len(doc["selftest"]["rows"]) == 3
     (bad,) = [f for f in d.findings if f.problem.startswith("self-test:")]
@@ -231,7 +233,7 @@ def test_doctor_selftest_rows_and_disagreements():
 
 
 def test_doctor_selftest_that_could_not_run_is_an_error():
-    d = diagnose(FIXTURES / "stock", (), None, lambda: SelftestReport((), "no probes"))
+    d = diagnose(FIXTURES / "stock", NOTHING_READ, None, lambda: SelftestReport((), "no probes"))
     assert [f.severity for f in d.findings if "self-test did not run" in f.problem] == ["error"]
 
 
@@ -249,3 +251,36 @@ def test_live_doctor_selftest_without_swap():
     pmd = rows["THP fault 2048kB (allocations of order 9)"]
     assert pmd["workload"] == 32 and pmd["agree"], pmd
     assert code == 0, doc["findings"]
+
+
+def _doctor_problems_on(root):
+    result = CliRunner().invoke(main, ["doctor", "--json", "--root", str(root)])
+    return [f["problem"] for f in json.loads(result.output)["findings"]]
+
+
+def test_doctor_reports_a_converted_pageblock_with_its_numbers():
+    problems = _doctor_problems_on(FIXTURES / "patched-unfixed")
+    (violation,) = [p for p in problems if p.startswith("reserve_pageblocks_match_pool")]
+    assert "(65 vs 64)" in violation and "converted" in violation
+
+
+def test_doctor_reports_an_over_promised_quota():
+    problems = _doctor_problems_on(FIXTURES / "patched-overquota")
+    assert [p for p in problems if p.startswith("quota_backed_by_free_blocks violated")]
+
+
+def test_doctor_is_quiet_about_a_consistent_pool():
+    problems = _doctor_problems_on(FIXTURES / "patched")
+    assert not [p for p in problems if "violated" in p or "rejected" in p]
+
+
+def test_doctor_reports_boot_parameters_the_kernel_rejected(tmp_path):
+    root = tree(tmp_path, base="patched")
+    (root / "proc/cmdline").write_text("root=/dev/vda thp_reserved_size=1G thp_reserved_nr=16\n")
+    (root / "dev/kmsg").write_text(
+        "4,120,1000,-;unsupported thp_reserved_size=1G, only 2097152 is supported\n"
+    )
+    problems = _doctor_problems_on(root)
+    (rejected,) = [p for p in problems if "rejected" in p]
+    assert rejected.startswith("the kernel rejected thp_reserved_size=1G at boot")
+    assert not [p for p in problems if p.startswith("thp_reserved_size on /proc/cmdline")]

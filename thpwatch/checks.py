@@ -69,6 +69,31 @@ class CheckResult:
     explanation: str  # one sentence with the numbers, for humans
 
 
+# What a violation of each check means on a real host, and what to do about it (doctor).
+CHECK_MEANINGS: dict[str, tuple[str, str]] = {
+    "pool_used_plus_free": (
+        "reserved_thp used_hpages + free_hpages does not add up to total_hpages",
+        "a kernel accounting bug in the Reserved THP series: report it with the sysfs values",
+    ),
+    "reserve_pageblocks_match_pool": (
+        "more (or fewer) ReserveTHP pageblocks in /proc/pagetypeinfo than the pool holds: "
+        "an ordinary pageblock was converted (the RFC's allocator slowpath does this)",
+        "run a kernel with the slowpath fix (ALLOC_RESERVED_THP kept in the slowpath)",
+    ),
+    "quota_backed_by_free_blocks": (
+        "the quota promises more reserved THPs (free_hpages) than there are free ReserveTHP "
+        "blocks: reserved faults will fail with OOM",
+        "find the processes holding reserved THPs after MADV_HUGEPAGE/NOHUGEPAGE released "
+        "their quota (`thpwatch top`, rt VMAs) and restart them",
+    ),
+    "resident_within_pool": (
+        "more reserved THPs resident than the pool has: a pageblock outside the pool became "
+        "ReserveTHP (see reserve_pageblocks_match_pool)",
+        "run a kernel with the slowpath fix; otherwise report it with /proc/pagetypeinfo",
+    ),
+}
+
+
 def _equal(check: str, observed: int, limit: int, what: str) -> CheckResult:
     return CheckResult(check, observed, limit, observed != limit, f"{what}: {observed} vs {limit}")
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thpwatch.checks import CHECK_MEANINGS
 from thpwatch.doctor_selftest import SelftestReport
 from thpwatch.features import KernelReport, Presence, detect
-from thpwatch.snapshot import SourceStatus, State
+from thpwatch.snapshot import Snapshot, SourceStatus, State
 
 # Severity of a finding, and the exit code it implies (see commands.common).
 INFO, WARNING, ERROR, BLOCKED = "info", "warning", "error", "blocked"
@@ -208,6 +209,53 @@ def _kernel_findings(kernel: KernelReport) -> list[Finding]:
     return found
 
 
+def _kernel_state_findings(snap: Snapshot) -> list[Finding]:
+    """What the kernel's own numbers say is wrong: failed consistency checks, boot parameters
+    the kernel rejected, a pool smaller than asked for."""
+    found = []
+    for s in snap.series("thpwatch_check_violation"):
+        if s.value != 1:
+            continue
+        check = s.label("check")
+        meaning, fix = CHECK_MEANINGS.get(check, (check, "see docs for the check"))
+        observed = snap.get("thpwatch_check_observed", check=check)
+        limit = snap.get("thpwatch_check_limit", check=check)
+        found.append(
+            Finding(WARNING, f"{check} violated ({observed:g} vs {limit:g}): {meaning}", fix)
+        )
+    rejected = {s.label("param") for s in snap.series("thpwatch_kmsg_boot_param_errors")}
+    for s in snap.series("thpwatch_kmsg_boot_param_errors"):
+        found.append(
+            Finding(
+                WARNING,
+                f"the kernel rejected {s.label('param')}={s.label('value')} at boot: "
+                "the Reserved THP pool is disabled",
+                "thp_reserved_size takes only the PMD size (2M on x86-64); "
+                "thp_reserved_nr a plain number of huge pages",
+            )
+        )
+    for s in snap.series("thpwatch_reserved_thp_boot_param_valid"):
+        if s.value == 0 and s.label("param") not in rejected:
+            found.append(
+                Finding(
+                    WARNING,
+                    f"{s.label('param')} on /proc/cmdline is not a value this kernel accepts",
+                    "fix the boot parameter; the kernel log says how it was read",
+                )
+            )
+    shortfall = snap.get("thpwatch_reserved_thp_boot_shortfall_hpages")
+    if shortfall:
+        found.append(
+            Finding(
+                WARNING,
+                f"the boot reserved {shortfall:g} fewer huge pages than thp_reserved_nr asked for",
+                "memory was too fragmented or too small at boot: lower thp_reserved_nr or "
+                "reserve earlier",
+            )
+        )
+    return found
+
+
 def _selftest_findings(selftest: SelftestReport | None) -> list[Finding]:
     if selftest is None:
         return []
@@ -226,11 +274,11 @@ def _selftest_findings(selftest: SelftestReport | None) -> list[Finding]:
 
 def diagnose(
     root: Path,
-    statuses: Sequence[SourceStatus],
+    snap: Snapshot,
     bpf: Callable[[], BpfReport] | None = probe_bpf,
     selftest: Callable[[], SelftestReport] | None = None,
 ) -> Diagnosis:
-    """statuses: one Sampler pass over every source; bpf=None when BPF is not to be tried;
+    """snap: one Sampler pass over every source; bpf=None when BPF is not to be tried;
     selftest: the probes' workload comparison, when asked for."""
     kernel = detect(root, selftest=True)
     if bpf is None:
@@ -246,8 +294,7 @@ def diagnose(
                     "/proc/pagetypeinfo and /dev/kmsg need root")
         )  # fmt: skip
     selftest_report = selftest() if selftest else None
-    findings += _kernel_findings(kernel) + _bpf_findings(bpf_report) + _source_findings(statuses)
+    findings += _kernel_findings(kernel) + _kernel_state_findings(snap)
+    findings += _bpf_findings(bpf_report) + _source_findings(snap.statuses)
     findings += _selftest_findings(selftest_report)
-    return Diagnosis(
-        kernel, bpf_report, root_user, tuple(statuses), tuple(findings), selftest_report
-    )
+    return Diagnosis(kernel, bpf_report, root_user, snap.statuses, tuple(findings), selftest_report)

@@ -66,7 +66,7 @@ def doctor(root: Path, as_json: bool, selftest: bool, selftest_no_swap: bool, **
     snap = read_once(root, options)
     d = diagnose(
         root,
-        snap.statuses,
+        snap,
         probe_bpf if options.bpf else None,
         (lambda: run_probe_selftest(not selftest_no_swap)) if selftest else None,
     )
