@@ -212,10 +212,13 @@ GFP_RESERVED_THP = 0x200  # __GFP_RESERVED_THP, bit 9, seen in kmem:mm_page_allo
 PMD_ORDER = 9  # x86-64 with 4 KiB pages: order of a PMD THP allocation
 PUD_ORDER = 18
 
-# vm_fault_t bits (include/linux/mm_types.h)
+# vm_fault_t bits (include/linux/mm_types.h; identical in 6.1, 6.12 and 6.18)
 VM_FAULT_OOM = 0x000001
 VM_FAULT_SIGBUS = 0x000002
 VM_FAULT_MAJOR = 0x000004
+VM_FAULT_HWPOISON = 0x000010
+VM_FAULT_HWPOISON_LARGE = 0x000020
+VM_FAULT_SIGSEGV = 0x000040
 VM_FAULT_RETRY = 0x000400
 VM_FAULT_FALLBACK = 0x000800
 
