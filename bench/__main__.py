@@ -33,7 +33,21 @@ def _steady(quick: bool) -> dict[str, Any]:
     return steady.run(window=4 if quick else 120, interval=2 if quick else 15)
 
 
+def _startup(quick: bool) -> dict[str, Any]:
+    from bench import startup
+
+    return startup.run(reps=1 if quick else 3)
+
+
+def _probes(quick: bool) -> dict[str, Any]:
+    from bench import probe_overhead
+
+    return probe_overhead.run(rounds=2 if quick else 20, stat_runs=1 if quick else 5)
+
+
 PARTS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "startup": _startup,  # first: bcc's one-off set-up is only cold in a fresh process
+    "probes": _probes,
     "scrape": _scrape,
     "steady": _steady,
 }
