@@ -42,7 +42,7 @@ def _startup(quick: bool) -> dict[str, Any]:
 def _probes(quick: bool) -> dict[str, Any]:
     from bench import probe_overhead
 
-    return probe_overhead.run(rounds=2 if quick else 20, stat_runs=1 if quick else 5)
+    return probe_overhead.run(rounds=2 if quick else 30, stat_runs=1 if quick else 5)
 
 
 PARTS: dict[str, Callable[[bool], dict[str, Any]]] = {

@@ -24,6 +24,7 @@ from thpwatch.probes.specs import DEFAULT_GROUPS
 from thpwatch.snapshot import State
 
 NONE, DEFAULT = "none", "default"
+SETTLE = 0.05
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class Workload:
 WORKLOADS = (
     Workload(
         "a",
-        "2 MiB THP fault storm: 128 THPs (MADV_HUGEPAGE), one write each",
-        lambda: workload.thp_faults(workload.PMD_BYTES, 128),
+        "2 MiB THP fault storm: 256 THPs (MADV_HUGEPAGE), one write each",
+        lambda: workload.thp_faults(workload.PMD_BYTES, 256),
     ),
     Workload(
         "b",
@@ -47,8 +48,8 @@ WORKLOADS = (
     ),
     Workload(
         "c",
-        "page allocation storm: 8 rounds x 16 order-9 THP faults + unmap",
-        lambda: workload.alloc_storm(8, 16),
+        "page allocation storm: 16 rounds x 16 order-9 THP faults + unmap",
+        lambda: workload.alloc_storm(16, 16),
     ),
     Workload(
         "d",
@@ -93,6 +94,10 @@ class Switchboard:
         return tuple(dict.fromkeys(a.group for a in self.attachments))
 
     def select(self, groups: tuple[str, ...]) -> None:
+        """Attach exactly the programs of `groups`; when that changed anything, wait SETTLE
+        seconds so the kernel's deferred work after (un)registering tracepoints (RCU callbacks,
+        jump-label patching) does not land in the next timed run."""
+        before = set(self.on)
         for a in self.attachments:
             wanted = a.group in groups
             if wanted and a.tracepoint not in self.on:
@@ -101,6 +106,8 @@ class Switchboard:
             elif not wanted and a.tracepoint in self.on:
                 a.bpf.detach_tracepoint(tp=a.tracepoint.encode())
                 self.on.discard(a.tracepoint)
+        if self.on != before:
+            time.sleep(SETTLE)
 
     def program_fds(self) -> dict[str, int]:
         return {a.program: a.bpf.funcs[a.program.encode()].fd for a in self.attachments}
@@ -141,12 +148,17 @@ def ab_runs(w: Workload, board: Switchboard, rounds: int) -> dict[str, Any]:
         cpu[c].append(took_cpu)
         wall[c].append(took_wall)
     return {
-        c: {
-            "cpu": paired(cpu[NONE], cpu[c]).as_dict(),
-            "wall": paired(wall[NONE], wall[c]).as_dict(),
-        }
-        for c in conditions
-        if c != NONE
+        "order": conditions,
+        "cpu_seconds": cpu,  # every run, by condition, in the order they ran within a condition
+        "wall_seconds": wall,
+        "vs_none": {
+            c: {
+                "cpu": paired(cpu[NONE], cpu[c]).as_dict(),
+                "wall": paired(wall[NONE], wall[c]).as_dict(),
+            }
+            for c in conditions
+            if c != NONE
+        },
     }
 
 

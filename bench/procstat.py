@@ -18,19 +18,24 @@ def cpu_seconds(pid: int, proc: Path = Path("/proc")) -> float:
     return (utime + stime) / TICK
 
 
+FIELDS = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
+
+
 @dataclass(frozen=True)
 class Memory:
     rss_bytes: int  # VmRSS: resident now
     hwm_bytes: int  # VmHWM: peak resident
+    anon_bytes: int  # RssAnon: the process's own memory
+    file_bytes: int  # RssFile: mapped files (shared libraries: libLLVM, libclang for bcc)
 
 
 def memory(pid: int, proc: Path = Path("/proc")) -> Memory:
     values: dict[str, int] = {}
     for line in (proc / str(pid) / "status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in FIELDS:
             number, unit = rest.split()
             if unit != "kB":
                 raise ValueError(f"/proc/{pid}/status: {key} in {unit!r}, expected kB")
             values[key] = int(number) * 1024
-    return Memory(values["VmRSS"], values["VmHWM"])
+    return Memory(*(values[k] for k in FIELDS))

@@ -118,6 +118,7 @@ def run_scenario(
             "thpwatch_ready_seconds": tw.ready_seconds,
             "processes_scanned": sample_sum(body, "thpwatch_process_scan_processes"),
             "cgroups_scanned": sample_sum(body, "thpwatch_cgroup_scan_cgroups"),
+            "processes_skipped": by_label(body, "thpwatch_process_scan_skipped", "reason"),
             "thpwatch": mine.result(tw.pid),
             "source_seconds": by_label(body, "thpwatch_source_duration_seconds", "source"),
             "node_exporter": theirs.result(node.pid),

@@ -44,5 +44,7 @@ def run(window: float = 120.0, interval: float = 15.0) -> dict[str, Any]:
                 "cpu_seconds": used,
                 "rss_bytes": mem.rss_bytes,
                 "peak_rss_bytes": mem.hwm_bytes,
+                "rss_anon_bytes": mem.anon_bytes,
+                "rss_file_bytes": mem.file_bytes,
             }
     return result
