@@ -89,12 +89,12 @@ def test_pool_absent_on_stock_kernel():
 def test_pool_numbers_failures_and_violation():
     frame = Frame.between(snaps.patched(0), snaps.patched(2))
     text = text_of(render_pool(frame, 120), 120)
-    assert "used 54 / 64  free 10  (128.0 MiB pool)" in text
+    assert "used 54 / 64 (84.4%)  free 10  (128.0 MiB pool)" in text
     assert "resident 40   requested at boot 80   boot shortfall 16" in text
     # EINVAL rose 1/s to 5; EAGAIN stayed at 2; the successful calls are not failures
     assert "EINVAL 5 (1.0/s)" in text and "EAGAIN 2 (0/s)" in text and "52" not in text
     assert "pool-empty OOM faults: 9 (2.0/s)" in text
-    assert "VIOLATION quota_exceeds_free_blocks" in text
+    assert "VIOLATION quota_exceeds_free_blocks  observed 10, limit 4" in text
     assert "used_plus_free_is_total" not in text  # that check holds
 
 
@@ -134,12 +134,29 @@ def test_latency_percentiles_over_the_interval():
 
 
 def test_latency_says_why_when_probes_are_not_attached():
-    text = text_of(render_latency(Frame(snaps.stock(0))), 120)
-    assert "no fault latency — probes not attached" in text
-    assert "fault_pmd_anon: blocked (fentry refused (EPERM))" in text
-    assert "BPF off (--no-bpf)" in text_of(
-        render_latency(Frame(snaps.stock(0)), "BPF off (--no-bpf)")
+    text = text_of(render_latency(Frame(snaps.stock(0))), 120).replace("\n", "")
+    assert "no fault latency — fault probes blocked: fentry refused (EPERM), no kprobes " in text
+    assert "(do_huge_pmd_anonymous_page, handle_mm_fault)" in text
+    assert "mm_page_alloc" not in text  # a tracepoint probe has nothing to do with it
+    no_bpf = render_latency(Frame(snaps.stock(0)), "BPF off (--no-bpf)")
+    assert text_of(no_bpf).strip() == "no fault latency: BPF off (--no-bpf)"
+
+
+def test_latency_absent_probes_and_attached_but_idle():
+    absent = SourceStatus(
+        "do_huge_pud_anonymous_page",
+        "probe",
+        State.ABSENT,
+        "function do_huge_pud_anonymous_page not in BTF nor /proc/kallsyms",
+        detail=(("group", "faults"),),
     )
+    text = text_of(render_latency(Frame(Snapshot(1.0, 1.0, (), (absent,)))), 200)
+    assert "fault probes absent: not in this kernel (do_huge_pud_anonymous_page)" in text
+    attached = Frame(Snapshot(1.0, 1.0, (), snaps.patched(0).statuses))
+    assert "fault probes attached; no fault measured yet" in text_of(render_latency(attached))
+    bpf = SourceStatus("bpf", "source", State.BLOCKED, "needs root (CAP_BPF)")
+    text = text_of(render_latency(Frame(Snapshot(1.0, 1.0, (), (bpf,)))))
+    assert "no fault latency: BPF blocked: needs root (CAP_BPF)" in text
 
 
 def test_latency_first_frame_counts_everything_but_no_rate():
@@ -158,7 +175,7 @@ def test_rankings_sort_and_filter():
     by_reserved = text_of(render_ranking(procs, "thpwatch_process_", 1, "", 10))
     assert by_thp.index("101 db") < by_thp.index("202 cache")
     assert by_reserved.index("202 cache") < by_reserved.index("101 db")
-    assert "anon huge bytes ▼" in by_thp and "reserved thp bytes ▼" in by_reserved
+    assert "THP ▼" in by_thp and "rt VMAs ▼" in by_reserved
     only_cache = text_of(render_ranking(procs, "thpwatch_process_", 0, "cach", 10))
     assert "202 cache" in only_cache and "db" not in only_cache
     assert "60.0 MiB" in only_cache
@@ -210,7 +227,7 @@ def test_header_shows_series_modes_and_probes():
     assert "probes: 2 ok" in text
     stock = screen(Frame(snaps.stock(0)), 120, None, paused=True)
     assert "THP enabled: global madvise  inherit 2048kB  never 16kB 32kB 64kB" in stock
-    assert "Reserved THP no" in stock and "probes: 1 blocked" in stock and "PAUSED" in stock
+    assert "Reserved THP no" in stock and "probes: 1 ok  2 blocked" in stock and "PAUSED" in stock
 
 
 def test_events_pool_exhausted_split_failure_probe_detached_violation():
@@ -220,7 +237,7 @@ def test_events_pool_exhausted_split_failure_probe_detached_violation():
         after.timestamp,
         after.monotonic,
         after.samples,
-        (SourceStatus("fault_pmd_anon", "probe", State.ERROR, "perf buffer lost"),),
+        (SourceStatus("do_huge_pmd_anonymous_page", "probe", State.ERROR, "perf buffer lost"),),
     )
     log = EventLog()
     log.observe(Frame.between(before, detached))
@@ -228,7 +245,7 @@ def test_events_pool_exhausted_split_failure_probe_detached_violation():
     assert "reserved THP pool exhausted" in text
     assert "THP split failures" in text
     assert "reserved THP fault OOM" in text
-    assert "probe fault_pmd_anon detached: error perf buffer lost" in text
+    assert "probe do_huge_pmd_anonymous_page detached: error perf buffer lost" in text
     assert "consistency violation: quota_exceeds_free_blocks" in text
     quiet = EventLog()
     quiet.observe(Frame.between(snaps.stock(0), snaps.stock(2)))
@@ -249,3 +266,26 @@ def test_repeated_event_is_one_line_with_a_count():
         log.observe(Frame.between(snaps.patched(t), snaps.patched(t + 1)))
     text = text_of(log.render(5))
     assert text.count("THP split failures") == 1 and "(x4 since" in text
+
+
+def test_process_table_says_why_smaps_columns_are_missing():
+    base = snaps.patched(0)
+    status = SourceStatus(
+        "procscan.smaps", "source", State.ABSENT, "off by default: kernel has PUD THP and ..."
+    )
+    frame = Frame(Snapshot(1.0, 1.0, base.samples, (*base.statuses, status)))
+    text = screen(frame, 120, None)
+    assert "smaps not read (absent): off by default" in text
+    assert "kernel has PUD THP" not in text  # the whole story is doctor's
+
+
+def test_splits_swapin_and_stalls():
+    from thpwatch.tui.activity import render_activity
+
+    text = text_of(render_activity(Frame.between(snaps.patched(0), snaps.patched(2))), 200)
+    # vmstat thp_split_pmd +4/s; probe pmd splits: ok 1/s + ENOMEM 1/s, ENOMEM is a failure
+    assert "PMD 4.0/s" in text and "probe pmd 2.0/s  failed 1.0/s" in text
+    assert "PMD major 1.0/s" in text and "PMD split_fallback 1.0/s" in text
+    assert "compact stall 1.0/s" in text
+    stock = text_of(render_activity(Frame.between(snaps.stock(0), snaps.stock(2))), 200)
+    assert "PUD absent" in stock and "probe pmd" not in stock

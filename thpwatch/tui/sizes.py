@@ -49,8 +49,8 @@ def enabled_mode(frame: Frame, size: str) -> Text:
 
 def fallback_share(frame: Frame, size: str) -> Text:
     """Fallbacks as a share of all THP fault attempts of this size in the interval."""
-    alloc_name = names.mthp_counter("anon_fault_alloc")
-    fb_name = names.mthp_counter("anon_fault_fallback")
+    alloc_name = names.MTHP_ALLOC
+    fb_name = names.MTHP_FALLBACK
     if frame.value(alloc_name, size=size) is None or frame.value(fb_name, size=size) is None:
         return absent()
     alloc, fb = frame.rate(alloc_name, size=size), frame.rate(fb_name, size=size)
