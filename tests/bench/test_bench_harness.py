@@ -4,13 +4,16 @@ exposition parsing, table rendering. Nothing here is timed."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench import bpfstats, procstat, report
-from bench.scrape import by_label, sample_sum
-from bench.stats import alternation, paired, percentile, summarize
+# bench/ is a top-level package beside tests/, not installed: import it from the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench import bpfstats, procstat, report  # noqa: E402
+from bench.scrape import by_label, sample_sum  # noqa: E402
+from bench.stats import alternation, paired, percentile, summarize  # noqa: E402
 
 
 def test_percentile_interpolates_between_ranks():
