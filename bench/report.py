@@ -183,6 +183,7 @@ def scrape_section(part: dict[str, Any]) -> str:
                 str(ne["series"]),
                 f"{s['latency_ratio']['median_ratio']:.1f}×",
                 num(s["thpwatch_ready_seconds"], 2),
+                mb(tw["rss_bytes"]),
             ]
         )
     return paragraphs(
@@ -207,6 +208,7 @@ def scrape_section(part: dict[str, Any]) -> str:
                     "series",
                     "latency ratio (paired median)",
                     "ready s",
+                    "RSS",
                 ],
                 rows,
             ),
