@@ -16,11 +16,16 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+    return done.stdout.strip()
+
+
 def commit() -> str:
-    done = subprocess.run(
-        ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True
-    )
-    return done.stdout.strip() or "unknown"
+    """The commit measured, "-dirty" if the code differs from it (the bench's own outputs, which
+    a run rewrites as it goes, do not count)."""
+    changed = _git("status", "--porcelain", "--", ".", ":!bench/results", ":!bench/README.md")
+    return (_git("rev-parse", "--short", "HEAD") or "unknown") + ("-dirty" if changed else "")
 
 
 def cpu_model() -> str:
