@@ -1,0 +1,1 @@
+"""thpwatch benchmarks: what the agent costs the host. Run `.venv/bin/python -m bench`."""
