@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs INSIDE the VM-lane guest (booted by tests/vm/lane.py): thpwatch's own function-probe
+# tests against the stock kernel, once with fentry/fexit and once with kprobes forced, plus the
+# guest facts the host prints. Results go to RESULTS (a --rwdir shared with the host):
+#   junit-<mode>.xml   pytest's report; tests record their numbers with record_property
+#   pytest-<mode>.log  pytest's output
+#   facts.txt          kernel release, fentry/kprobe support as the guest sees it
+# Usage: guest.sh RESULTS_DIR MARK_EXPRESSION TEST_PATH...
+set -uo pipefail
+results=${1:?usage: guest.sh RESULTS_DIR MARK_EXPRESSION TEST_PATH...}
+markers=${2:?usage: guest.sh RESULTS_DIR MARK_EXPRESSION TEST_PATH...}
+shift 2
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+echo "THPWATCH-GUEST-START $(uname -r)"
+
+# The host's root fs is shared read-only: keep Python and pytest from writing into the checkout.
+export PYTHONDONTWRITEBYTECODE=1 THPWATCH_STRICT=1 THPWATCH_VM_GUEST=1
+{
+    echo "release=$(uname -r)"
+    echo "btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)"
+    config="/lib/modules/$(uname -r)/build/.config"
+    echo "kprobes=$(grep -q '^CONFIG_KPROBES=y' "$config" 2>/dev/null && echo yes || echo no)"
+    echo "thp_enabled=$(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+    echo "mem_total_kb=$(awk '/^MemTotal/ {print $2}' /proc/meminfo)"
+} >"$results/facts.txt"
+
+status=0
+for mode in fentry kprobe; do
+    force=0; [ "$mode" = kprobe ] && force=1
+    echo "THPWATCH-GUEST-PYTEST $mode"
+    (cd "$repo" && THPWATCH_FORCE_KPROBES=$force .venv/bin/python -m pytest -p no:cacheprovider \
+        -m "$markers" -q -rA -o junit_family=xunit1 --junitxml="$results/junit-$mode.xml" "$@") \
+        >"$results/pytest-$mode.log" 2>&1
+    rc=$?
+    echo "THPWATCH-GUEST-PYTEST-RC $mode $rc"
+    [ $rc -eq 0 ] || status=1
+done
+echo "THPWATCH-GUEST-DONE $status"
+exit $status
