@@ -4,6 +4,7 @@ fentry and kprobe, each with the errno it failed with. One clang run for all fou
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from functools import cache
 
@@ -20,6 +21,9 @@ from thpwatch.probes.specs import tracepoint
 from thpwatch.snapshot import State
 
 ATTACH_TYPES = ("tracepoint", "raw_tracepoint", "fentry", "kprobe")
+# THPWATCH_FORCE_KPROBES=1: function probes use kprobe/kretprobe even where fentry works, so the
+# kprobe path is exercised on kernels that have both (the VM lane runs its tests both ways).
+FORCE_KPROBES_ENV = "THPWATCH_FORCE_KPROBES"
 _TP = facts.TP_MM_PAGE_ALLOC
 _FN = facts.FN_HANDLE_MM_FAULT  # in every kernel, in BTF and kallsyms
 _PROGRAMS = f"""
@@ -53,8 +57,10 @@ class Capabilities:
 
     @property
     def function_method(self) -> str | None:
-        """How function probes attach here: "fentry", else "kprobe", else None."""
-        for method in ("fentry", "kprobe"):
+        """How function probes attach here: "fentry", else "kprobe", else None
+        (only "kprobe" is considered when THPWATCH_FORCE_KPROBES=1)."""
+        forced = os.environ.get(FORCE_KPROBES_ENV) == "1"
+        for method in ("kprobe",) if forced else ("fentry", "kprobe"):
             if self.get(method).works:
                 return method
         return None
