@@ -31,8 +31,11 @@ class Headers:
     detail: str  # human-readable: which tree, for doctor
 
     def apply(self) -> None:
-        """Point bcc at this tree (process environment, read by bcc at each compile)."""
-        if self.path is not None:
+        """Point bcc at this tree (process environment, read by bcc at each compile).
+        A /lib/modules tree is left to bcc: it combines .../build and .../source by itself
+        (Debian splits them: build = -amd64 with the generated headers, source = -common with
+        the rest), and BCC_KERNEL_SOURCE would restrict it to build alone."""
+        if self.path is not None and self.origin != "modules":
             os.environ["BCC_KERNEL_SOURCE"] = str(self.path)
 
 
