@@ -17,6 +17,7 @@ import json
 import os
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ GUEST_CPUS = "2"
 BOOT_TIMEOUT_S = 900
 # What the guest runs: thpwatch's function-probe tests (overridable for bring-up and debugging).
 GUEST_MARKERS = os.environ.get("THPWATCH_VM_MARKERS", "funcprobes")
-GUEST_TESTS = os.environ.get("THPWATCH_VM_TESTS", "tests").split()
+GUEST_TESTS = os.environ.get("THPWATCH_VM_TESTS", "tests/bpf tests/vm").split()
 
 
 @dataclass
@@ -200,10 +201,13 @@ def boot(result: LaneResult, results: Path) -> None:
         result.problems.append(f"vng exited {result.vng_returncode}")
 
 
-def run_lane(series: str) -> LaneResult:
+def run_lane(series: str, keep: Path | None = None) -> LaneResult:
+    """Boot `series` and run the guest tests; keep: copy the guest's reports and logs there."""
     result = LaneResult(series, kernel_image=str(prepare(series)))
     with tempfile.TemporaryDirectory(prefix=f"thpwatch-vm-{series}-") as tmp:
         boot(result, Path(tmp))
+        if keep is not None:
+            shutil.copytree(tmp, keep / series, dirs_exist_ok=True)
     return result
 
 
@@ -243,13 +247,16 @@ def main(argv: list[str] | None = None) -> int:
         help="Debian kernel series to boot, e.g. 6.12 or 6.1 (repeatable; default 6.12)",
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="copy the guest's reports and logs to DIR/SERIES"
+    )
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("the VM lane needs root (apt-get, and bcc inside the guest)")
     results = []
     for series in args.kernel or ["6.12"]:
         try:
-            result = run_lane(series)
+            result = run_lane(series, args.keep)
         except RuntimeError as exc:
             result = LaneResult(series, kernel_image="", problems=[str(exc)])
         print(render(result), flush=True)
