@@ -99,14 +99,12 @@ def test_pmd_faults_equal_thp_fault_alloc(sampler: Sampler, record_property: Rec
         did = workload.thp_faults(count=32)
     ok = w.thpwatch("thpwatch_faults_total", fault="pmd_anon", outcome="ok")
     compare(record_property, "PMD THP faults vs thp_fault_alloc", w.kernel("thp_fault_alloc"), ok)
-    compare(
-        record_property,
-        "PMD THP faults vs 2048kB anon_fault_alloc",
-        w.kernel("mthp_anon_fault_alloc"),
-        ok,
-    )
     assert did.counts["thps"] == 32
-    assert ok == w.kernel("thp_fault_alloc") == w.kernel("mthp_anon_fault_alloc") >= 32
+    assert ok == w.kernel("thp_fault_alloc") >= 32
+    if PMD_SIZE_DIR.is_dir():  # per-size stats exist since 6.8 (not on 6.1)
+        per_size = w.kernel("mthp_anon_fault_alloc")
+        compare(record_property, "PMD THP faults vs 2048kB anon_fault_alloc", per_size, ok)
+        assert ok == per_size
 
 
 def test_fault_latency_histogram_is_plausible(sampler: Sampler, record_property: Record) -> None:
