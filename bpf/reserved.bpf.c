@@ -30,12 +30,7 @@ THPW_FUNC_EXIT(reserved_thp_charge)
 		return 0;
 	u64 asked = *nr;
 	reserved_asked.delete(&tid);
-#ifdef THPW_RET_INT_reserved_thp_charge
-	s32 ret = (s32)THPW_RETVAL(THPW_NARGS_reserved_thp_charge);
-#else
-	s32 ret = 0;
-#endif
-	struct charge_key k = {.ret = ret, .field = 0};
+	struct charge_key k = {.ret = THPW_INT_RETVAL(reserved_thp_charge), .field = 0};
 	u64 zero = 0;
 	thpw_add(charge_counts.lookup_or_try_init(&k, &zero), 1);
 	k.field = 1;

@@ -1,6 +1,6 @@
 /* THP splits: PMD, PUD and folio splits, counted by result and timed. Split functions are void
- * on current kernels and may return an int (-errno) in later revisions: THPW_RET_INT_<fn>
- * (from the BTF prototype) says which; a void split counts with ret 0. */
+ * on current kernels and may return an int (-errno) in later revisions: THPW_INT_RETVAL reads
+ * the result only where the BTF prototype has one; a void split counts with ret 0. */
 #include "thpwatch.h"
 
 #define SPLIT_PMD 0
@@ -17,35 +17,23 @@ BPF_PERCPU_HASH(split_counts, struct split_key, u64, 256);
 #ifdef THPW_HAVE___split_huge_pmd
 THPW_FUNC_ENTRY(__split_huge_pmd)
 {
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_SPLIT_PMD);
 #ifdef THPW_GROUP_swapin
-	u32 *seen = swapin_split_seen.lookup(&k.tid); /* swap-in split fallback */
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u32 *seen = swapin_split_seen.lookup(&tid); /* swap-in split fallback */
 	if (seen)
 		*seen = 1;
 #endif
-	if (!THPW_TGID_OK())
-		return 0;
-	u64 now = bpf_ktime_get_ns();
-	thpw_start.update(&k, &now);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PMD
+#include "timed_entry.inc"
 }
 
 THPW_FUNC_EXIT(__split_huge_pmd)
 {
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_SPLIT_PMD);
-	u64 ns = thpw_elapsed(thpw_start.lookup(&k));
-#ifdef THPW_RET_INT___split_huge_pmd
-	struct split_key s = {SPLIT_PMD, (s32)THPW_RETVAL(THPW_NARGS___split_huge_pmd)};
-#else
-	struct split_key s = {SPLIT_PMD, 0};
-#endif
-	if (!ns)
-		return 0;
-	thpw_start.delete(&k);
-	u64 zero = 0;
-	thpw_add(split_counts.lookup_or_try_init(&s, &zero), 1);
-	thpw_hist_observe(split_hist.lookup(&s.level), ns);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PMD
+#include "timed_exit.inc"
+#define THPW_SPLIT_LEVEL SPLIT_PMD
+#define THPW_SPLIT_RET THPW_INT_RETVAL(__split_huge_pmd)
+#include "split_exit.inc"
 }
 #endif
 
@@ -71,60 +59,33 @@ THPW_FUNC_ENTRY(split_huge_pmd_locked)
 #ifdef THPW_HAVE___split_huge_pud
 THPW_FUNC_ENTRY(__split_huge_pud)
 {
-	if (!THPW_TGID_OK())
-		return 0;
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_SPLIT_PUD);
-	u64 now = bpf_ktime_get_ns();
-	thpw_start.update(&k, &now);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PUD
+#include "timed_entry.inc"
 }
 
 THPW_FUNC_EXIT(__split_huge_pud)
 {
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_SPLIT_PUD);
-	u64 ns = thpw_elapsed(thpw_start.lookup(&k));
-#ifdef THPW_RET_INT___split_huge_pud
-	struct split_key s = {SPLIT_PUD, (s32)THPW_RETVAL(THPW_NARGS___split_huge_pud)};
-#else
-	struct split_key s = {SPLIT_PUD, 0};
-#endif
-	if (!ns)
-		return 0;
-	thpw_start.delete(&k);
-	u64 zero = 0;
-	thpw_add(split_counts.lookup_or_try_init(&s, &zero), 1);
-	thpw_hist_observe(split_hist.lookup(&s.level), ns);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PUD
+#include "timed_exit.inc"
+#define THPW_SPLIT_LEVEL SPLIT_PUD
+#define THPW_SPLIT_RET THPW_INT_RETVAL(__split_huge_pud)
+#include "split_exit.inc"
 }
 #endif
 
 #ifdef THPW_HAVE_split_huge_page_to_list_to_order
 THPW_FUNC_ENTRY(split_huge_page_to_list_to_order)
 {
-	if (!THPW_TGID_OK())
-		return 0;
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_SPLIT_FOLIO);
-	u64 now = bpf_ktime_get_ns();
-	thpw_start.update(&k, &now);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_FOLIO
+#include "timed_entry.inc"
 }
 
 THPW_FUNC_EXIT(split_huge_page_to_list_to_order)
 {
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_SPLIT_FOLIO);
-	u64 ns = thpw_elapsed(thpw_start.lookup(&k));
-#ifdef THPW_RET_INT_split_huge_page_to_list_to_order
-	struct split_key s = {SPLIT_FOLIO,
-			      (s32)THPW_RETVAL(THPW_NARGS_split_huge_page_to_list_to_order)};
-#else
-	struct split_key s = {SPLIT_FOLIO, 0};
-#endif
-	if (!ns)
-		return 0;
-	thpw_start.delete(&k);
-	u64 zero = 0;
-	thpw_add(split_counts.lookup_or_try_init(&s, &zero), 1);
-	thpw_hist_observe(split_hist.lookup(&s.level), ns);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_FOLIO
+#include "timed_exit.inc"
+#define THPW_SPLIT_LEVEL SPLIT_FOLIO
+#define THPW_SPLIT_RET THPW_INT_RETVAL(split_huge_page_to_list_to_order)
+#include "split_exit.inc"
 }
 #endif

@@ -8,23 +8,16 @@ BPF_PERCPU_ARRAY(stall_hist, struct thpw_hist, 2);
 #if defined(THPW_HAVE_vmscan__mm_vmscan_direct_reclaim_begin) && defined(THPW_HAVE_vmscan__mm_vmscan_direct_reclaim_end)
 TRACEPOINT_PROBE(vmscan, mm_vmscan_direct_reclaim_begin)
 {
-	if (!THPW_TGID_OK())
-		return 0;
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_RECLAIM);
-	u64 now = bpf_ktime_get_ns();
-	thpw_start.update(&k, &now);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_RECLAIM
+#include "timed_entry.inc"
 }
 
 TRACEPOINT_PROBE(vmscan, mm_vmscan_direct_reclaim_end)
 {
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_RECLAIM);
-	u64 ns = thpw_elapsed(thpw_start.lookup(&k));
 	u32 i = STALL_RECLAIM;
-	if (ns) {
-		thpw_start.delete(&k);
-		thpw_hist_observe(stall_hist.lookup(&i), ns);
-	}
+#define THPW_CLOCK_ID THPW_CLOCK_RECLAIM
+#include "timed_exit.inc"
+	thpw_hist_observe(stall_hist.lookup(&i), ns);
 	return 0;
 }
 #endif
@@ -32,23 +25,16 @@ TRACEPOINT_PROBE(vmscan, mm_vmscan_direct_reclaim_end)
 #if defined(THPW_HAVE_compaction__mm_compaction_begin) && defined(THPW_HAVE_compaction__mm_compaction_end)
 TRACEPOINT_PROBE(compaction, mm_compaction_begin)
 {
-	if (!THPW_TGID_OK())
-		return 0;
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_COMPACTION);
-	u64 now = bpf_ktime_get_ns();
-	thpw_start.update(&k, &now);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_COMPACTION
+#include "timed_entry.inc"
 }
 
 TRACEPOINT_PROBE(compaction, mm_compaction_end)
 {
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_COMPACTION);
-	u64 ns = thpw_elapsed(thpw_start.lookup(&k));
 	u32 i = STALL_COMPACTION;
-	if (ns) {
-		thpw_start.delete(&k);
-		thpw_hist_observe(stall_hist.lookup(&i), ns);
-	}
+#define THPW_CLOCK_ID THPW_CLOCK_COMPACTION
+#include "timed_exit.inc"
+	thpw_hist_observe(stall_hist.lookup(&i), ns);
 	return 0;
 }
 #endif

@@ -8,32 +8,25 @@ BPF_TABLE("lru_hash", u32, u32, swapin_split_seen, 10240);
 #ifdef THPW_HAVE_do_huge_pmd_swap_page
 THPW_FUNC_ENTRY(do_huge_pmd_swap_page)
 {
-	if (!THPW_TGID_OK())
-		return 0;
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_PMD_SWAPIN);
-	u64 now = bpf_ktime_get_ns();
-	u32 no = 0;
-	thpw_start.update(&k, &now);
-	swapin_split_seen.update(&k.tid, &no);
-	return 0;
+	u32 tid = (u32)bpf_get_current_pid_tgid(), no = 0;
+	if (THPW_TGID_OK()) /* timed_entry.inc below filters the same way */
+		swapin_split_seen.update(&tid, &no);
+#define THPW_CLOCK_ID THPW_CLOCK_PMD_SWAPIN
+#include "timed_entry.inc"
 }
 
 THPW_FUNC_EXIT(do_huge_pmd_swap_page)
 {
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_PMD_SWAPIN);
-	u64 ns = thpw_elapsed(thpw_start.lookup(&k));
-	u32 *seen = swapin_split_seen.lookup(&k.tid);
-	struct thpw_fault_key f = {THPW_FAULT_PMD_SWAPIN,
-				   THPW_RETVAL(THPW_NARGS_do_huge_pmd_swap_page), seen ? *seen : 0};
-	if (!ns)
-		return 0;
-	thpw_start.delete(&k);
-	swapin_split_seen.delete(&k.tid);
-	u64 zero = 0;
-	thpw_add(fault_counts.lookup_or_try_init(&f, &zero), 1);
-	if (thpw_fault_timed(f.ret))
-		thpw_hist_observe(fault_hist.lookup(&f.fault), ns);
-	return 0;
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u32 *seen = swapin_split_seen.lookup(&tid);
+	u32 split = seen ? *seen : 0;
+	swapin_split_seen.delete(&tid);
+#define THPW_CLOCK_ID THPW_CLOCK_PMD_SWAPIN
+#include "timed_exit.inc"
+#define THPW_FAULT_ID THPW_FAULT_PMD_SWAPIN
+#define THPW_FAULT_RET THPW_RETVAL_OF(do_huge_pmd_swap_page)
+#define THPW_FAULT_SPLIT split
+#include "fault_exit.inc"
 }
 #endif
 
@@ -53,26 +46,17 @@ THPW_FUNC_ENTRY(__split_huge_pmd)
 #ifdef THPW_HAVE_do_swap_page
 THPW_FUNC_ENTRY(do_swap_page)
 {
-	if (!THPW_TGID_OK())
-		return 0;
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_PTE_SWAPIN);
-	u64 now = bpf_ktime_get_ns();
-	thpw_start.update(&k, &now);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_PTE_SWAPIN
+#include "timed_entry.inc"
 }
 
 THPW_FUNC_EXIT(do_swap_page)
 {
-	struct thpw_start_key k = thpw_clock(THPW_CLOCK_PTE_SWAPIN);
-	u64 ns = thpw_elapsed(thpw_start.lookup(&k));
-	struct thpw_fault_key f = {THPW_FAULT_PTE_SWAPIN, THPW_RETVAL(THPW_NARGS_do_swap_page), 0};
-	if (!ns)
-		return 0;
-	thpw_start.delete(&k);
-	u64 zero = 0;
-	thpw_add(fault_counts.lookup_or_try_init(&f, &zero), 1);
-	if (thpw_fault_timed(f.ret))
-		thpw_hist_observe(fault_hist.lookup(&f.fault), ns);
-	return 0;
+#define THPW_CLOCK_ID THPW_CLOCK_PTE_SWAPIN
+#include "timed_exit.inc"
+#define THPW_FAULT_ID THPW_FAULT_PTE_SWAPIN
+#define THPW_FAULT_RET THPW_RETVAL_OF(do_swap_page)
+#define THPW_FAULT_SPLIT 0
+#include "fault_exit.inc"
 }
 #endif

@@ -10,7 +10,10 @@
  *   THPW_HAVE_<name>         the tracepoint/function <name> exists on this kernel
  *   THPW_FENTRY              function probes are fentry/fexit (else kprobe/kretprobe)
  *   THPW_NARGS_<fn>=<n>      number of parameters of <fn> (fexit finds the return value after them)
- *   THPW_RET_INT_<fn>        <fn> returns an int that can carry an -errno (from BTF)
+ *   THPW_RET_INT_<fn>=0|1    <fn> returns a value (1) or is void (0), from BTF
+ *
+ * Lines `#include "<name>.inc"` are inlined by the loader (program bodies shared by several
+ * probes: bcc rewrites map calls only in its main text, not in macros, helpers or #includes).
  */
 #ifndef THPWATCH_H
 #define THPWATCH_H
@@ -102,6 +105,9 @@ static __always_inline u64 thpw_elapsed(u64 *t0)
 #define THPW_ARG1() ((u64)PT_REGS_PARM1(ctx))
 #define THPW_RETVAL(nargs) ((u64)PT_REGS_RC(ctx))
 #endif
+#define THPW_RETVAL_OF(fn) THPW_RETVAL(THPW_NARGS_##fn)
+/* The int a function returned, 0 for a void one (the dead branch reads nothing). */
+#define THPW_INT_RETVAL(fn) (THPW_RET_INT_##fn ? (s32)THPW_RETVAL_OF(fn) : 0)
 
 /* What thpw_start_clock() times (the `what` of its key). */
 enum thpw_clock {

@@ -19,10 +19,11 @@ from thpwatch.sources.cgroups import CgroupScan
 MiB = 1 << 20
 
 
-def scan(root: Path, **kw):
-    samples, (status, *_) = run_source(CgroupScan(root, **kw))
+def scan(root: Path, with_subs: bool = False, **kw):
+    samples, (status, *subs) = run_source(CgroupScan(root, **kw))
     assert all(s.name in catalog() for s in samples)
-    return Snapshot(0, 0, tuple(samples), ()), status
+    snap = Snapshot(0, 0, tuple(samples), ())
+    return (snap, status, subs) if with_subs else (snap, status)
 
 
 def test_v2_tree():
@@ -54,10 +55,15 @@ def test_v1_hybrid_tree():
 
 
 def test_bounded_walk():
-    snap, status = scan(FIXTURES / "stock", max_cgroups=3)  # /, init.scope, system.slice
+    snap, status, subs = scan(
+        FIXTURES / "stock", max_cgroups=3, with_subs=True
+    )  # /, init.scope, system.slice
     assert snap.get("thpwatch_cgroup_scan_cgroups", hierarchy="v2") == 2
     assert snap.get("thpwatch_cgroup_scan_truncated", hierarchy="v2") == 1
-    assert "walk stopped after its bound of 3 cgroup directories" in status.reason
+    assert status.state is State.OK  # a bound reached is not a failure
+    (bound,) = subs
+    assert bound.name == "cgroups.bound.v2"
+    assert bound.reason.endswith("walk stopped at its bound of 3 cgroup directories")
     snap, _ = scan(FIXTURES / "stock")
     assert snap.get("thpwatch_cgroup_scan_truncated", hierarchy="v2") == 0
     snap, _ = scan(FIXTURES / "stock", max_depth=0)

@@ -39,7 +39,7 @@ def test_patched_log():
     source = KmsgSource(FIXTURES / "patched")
     snap, status = collect(source)
     assert status.state is State.OK, status.reason
-    assert snap.get("thpwatch_kmsg_boot_reserved_hpages") == 60
+    assert snap.get("thpwatch_kmsg_boot_reserved_hpages") == 64  # = sysfs total_hpages
     assert snap.get("thpwatch_kmsg_boot_requested_hpages") == 64
     assert snap.get("thpwatch_kmsg_boot_pageblock_bytes") == 2097152
     assert snap.get("thpwatch_kmsg_oom_leaked_lines_total") == 3
@@ -142,3 +142,27 @@ def test_real_kmsg_is_blocked_for_an_unprivileged_user():
         env={**os.environ, "PYTHONPATH": str(REPO)},
     ).stdout
     assert out.startswith("blocked /dev/kmsg: Operation not permitted"), out
+
+
+def test_overwritten_records_are_counted_and_reading_goes_on(monkeypatch):
+    """/dev/kmsg answers EPIPE once when records were overwritten before they were read."""
+    replies = [
+        b"4,7,1,-;Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF\n",
+        BrokenPipeError(32, "Broken pipe"),
+        b"4,9,2,-;Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF\n",
+        BlockingIOError(11, "Resource temporarily unavailable"),
+    ]
+
+    def read(fd, size):
+        reply = replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    monkeypatch.setattr("thpwatch.sources.kmsg.os.read", read)
+    source = KmsgSource(FIXTURES / "patched")
+    snap, status = collect(source)
+    assert status.state is State.OK
+    assert snap.get("thpwatch_kmsg_lost_records_total") == 1
+    assert snap.get("thpwatch_kmsg_oom_leaked_lines_total") == 2
+    source.close()

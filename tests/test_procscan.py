@@ -17,7 +17,7 @@ from thpwatch.kernel.smaps import summarize_smaps
 from thpwatch.sampler import run_source
 from thpwatch.snapshot import Snapshot, State
 from thpwatch.sources.base import KernelFileError
-from thpwatch.sources.procscan import SMAPS_STATUS, Budget, ProcScan
+from thpwatch.sources.procscan import BOUND_STATUS, SMAPS_STATUS, Budget, ProcScan
 
 MiB = 1 << 20
 
@@ -106,10 +106,16 @@ def test_malformed_processes_are_named_and_the_rest_kept(tmp_path):
 def test_budget_bounds_the_scan():
     snap, st = scan(FIXTURES / "stock", budget=lambda: Budget(max_processes=1))
     assert snap.get("thpwatch_process_scan_skipped", reason="budget") == 2
-    assert "bound of 1 processes" in st["procscan"].reason
+    assert st["procscan"].state is State.OK  # a bound reached is not a failure
+    assert st[BOUND_STATUS].reason == "stopped at its bound of 1 processes: 2 processes not read"
     snap, st = scan(FIXTURES / "stock", budget=lambda: Budget(max_bytes=100))
     assert snap.get("thpwatch_process_scan_skipped", reason="budget") == 2
-    assert "bound of 100 bytes" in st["procscan"].reason
+    assert "bound of 100 bytes of smaps" in st[BOUND_STATUS].reason
+    snap, st = scan(FIXTURES / "stock", budget=lambda: Budget(max_seconds=0))
+    assert snap.get("thpwatch_process_scan_processes") == 0
+    assert "bound of 0 s" in st[BOUND_STATUS].reason
+    _, st = scan(FIXTURES / "stock")
+    assert BOUND_STATUS not in st
 
 
 def test_no_proc_is_absent(tmp_path):

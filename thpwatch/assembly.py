@@ -46,9 +46,11 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
     """Everything one Snapshot reads: the kernel files and checks (lazy-PTE from feature
     detection), the host sources of `options`, and the BPF probes when options.bpf and root is
     the running system's."""
+    # Host sources first: feature detection (BTF, kallsyms) then costs the features source's
+    # time, not the checks' that ask whether the kernel has lazy PTE.
     sources = [
-        *build_sources(root, lazy_pte=lambda: has_lazy_pte(root)),
         *host_sources(root, options),
+        *build_sources(root, lazy_pte=lambda: has_lazy_pte(root)),
     ]
     if options.bpf and root == Path("/"):
         sources.append(_bpf_source())

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thpwatch.features import KernelReport, Presence, detected
+from thpwatch.doctor_selftest import SelftestReport
+from thpwatch.features import KernelReport, Presence, detect
 from thpwatch.snapshot import SourceStatus, State
 
 # Severity of a finding, and the exit code it implies (see commands.common).
@@ -95,6 +96,7 @@ class Diagnosis:
     root_user: bool
     sources: tuple[SourceStatus, ...]
     findings: tuple[Finding, ...]
+    selftest: SelftestReport | None = None  # only with doctor --selftest
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +104,7 @@ class Diagnosis:
             "bpf": self.bpf.to_json(),
             "permissions": {"root": self.root_user, "euid": os.geteuid()},
             "sources": [s.to_json() for s in self.sources],
+            "selftest": self.selftest.to_json() if self.selftest else None,
             "findings": [f.to_json() for f in self.findings],
         }
 
@@ -183,6 +186,16 @@ def _bpf_findings(bpf: BpfReport) -> list[Finding]:
 def _kernel_findings(kernel: KernelReport) -> list[Finding]:
     found = []
     for f in kernel.series:
+        says = {e.says for e in f.evidence}
+        if {Presence.YES, Presence.NO} <= says:
+            checks = "; ".join(f"{e.says.value}: {e.check}: {e.found}" for e in f.evidence)
+            found.append(
+                Finding(
+                    WARNING,
+                    f"evidence disagrees on {f.title} (taken as present): {checks}",
+                    "a partial or broken port of the series? compare the kernel's patches",
+                )
+            )
         if f.present is Presence.UNKNOWN:
             checks = "; ".join(f"{e.check}: {e.found}" for e in f.evidence)
             found.append(
@@ -195,13 +208,31 @@ def _kernel_findings(kernel: KernelReport) -> list[Finding]:
     return found
 
 
+def _selftest_findings(selftest: SelftestReport | None) -> list[Finding]:
+    if selftest is None:
+        return []
+    if selftest.skipped:
+        return [Finding(ERROR, f"self-test did not run: {selftest.skipped}", "scripts/setup")]
+    return [
+        Finding(
+            WARNING,
+            f"self-test: {r.event}: workload {r.workload}, kernel {r.kernel}, thpwatch "
+            f"{r.thpwatch}{f' ({r.note})' if r.note else ''}",
+            "a probe that misses or miscounts events here (inlined function, compiler clone?)",
+        )
+        for r in selftest.disagreements()
+    ]
+
+
 def diagnose(
     root: Path,
     statuses: Sequence[SourceStatus],
     bpf: Callable[[], BpfReport] | None = probe_bpf,
+    selftest: Callable[[], SelftestReport] | None = None,
 ) -> Diagnosis:
-    """statuses: one Sampler pass over every source; bpf=None when BPF is not to be tried."""
-    kernel = detected(root)
+    """statuses: one Sampler pass over every source; bpf=None when BPF is not to be tried;
+    selftest: the probes' workload comparison, when asked for."""
+    kernel = detect(root, selftest=True)
     if bpf is None:
         why = NO_BPF if root == Path("/") else f"{FIXTURE} ({root})"
         bpf_report = BpfReport((), "", "", why)
@@ -214,5 +245,9 @@ def diagnose(
             Finding(BLOCKED, "not running as root", "run `sudo thpwatch doctor`: BPF, "
                     "/proc/pagetypeinfo and /dev/kmsg need root")
         )  # fmt: skip
+    selftest_report = selftest() if selftest else None
     findings += _kernel_findings(kernel) + _bpf_findings(bpf_report) + _source_findings(statuses)
-    return Diagnosis(kernel, bpf_report, root_user, tuple(statuses), tuple(findings))
+    findings += _selftest_findings(selftest_report)
+    return Diagnosis(
+        kernel, bpf_report, root_user, tuple(statuses), tuple(findings), selftest_report
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -20,7 +20,9 @@ from thpwatch import __version__
 from thpwatch.kernel import facts
 from thpwatch.kernel.btf import Btf, BtfError
 from thpwatch.kernel.kallsyms import find_symbols
+from thpwatch.kernel.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
 from thpwatch.metric import Metric
+from thpwatch.snapshot import SourceStatus, State
 from thpwatch.sources.base import Emitter
 
 METRICS = (
@@ -127,11 +129,11 @@ class _Looker:
     def directory(self, relative: str) -> Evidence:
         p = self.path(relative)
         check = f"sysfs dir {p}"
+        thp = self.path(facts.THP_DIR)
         if p.is_dir():
             return Evidence(check, "exists", Presence.YES)
-        if self.path(facts.THP_DIR).is_dir():
+        if thp.is_dir():
             return Evidence(check, "missing", Presence.NO)
-        thp = self.path(facts.THP_DIR)
         return Evidence(check, f"missing, and so is {thp} (sysfs not mounted?)", Presence.UNKNOWN)
 
     @cached_property
@@ -191,13 +193,39 @@ class _Looker:
             return os.uname().release if self.root == Path("/") else "unknown"
 
 
+def vmpte_evidence(measure: Callable[[], VmpteGrowth] = measure_vmpte_growth) -> Evidence:
+    """Lazy PTE told by behaviour: does a PMD THP fault still deposit a 4 KiB PTE table?"""
+    check = "VmPTE growth of this process while it faults PMD THPs (MADV_HUGEPAGE)"
+    try:
+        growth = measure()
+    except (OSError, ValueError) as e:
+        return Evidence(check, f"could not measure: {e}", Presence.UNKNOWN)
+    found = f"{growth.thps} THPs, VmPTE +{growth.vmpte_bytes // 1024} KiB"
+    if growth.thps < 8:
+        return Evidence(check, f"{found}: too few THPs to tell", Presence.UNKNOWN)
+    per_thp = growth.vmpte_bytes / growth.thps
+    if per_thp >= 0.75 * facts.PTE_TABLE_BYTES:
+        return Evidence(check, f"{found}: a PTE table deposited per THP", Presence.NO)
+    if growth.vmpte_bytes <= 2 * facts.PTE_TABLE_BYTES:
+        return Evidence(check, f"{found}: no table deposited", Presence.YES)
+    return Evidence(check, f"{found}: neither pattern", Presence.UNKNOWN)
+
+
 def _feature(key: str, title: str, evidence: list[Evidence]) -> Feature:
     return Feature(key, title, conclude(evidence), tuple(evidence))
 
 
-def detect(root: Path = Path("/")) -> KernelReport:
-    """Look for every series under `root` (`/`, or a fixture tree)."""
+def detect(root: Path = Path("/"), *, selftest: bool = False) -> KernelReport:
+    """Look for every series under `root` (`/`, or a fixture tree). selftest: also fault a few
+    THPs in this process to see whether the running kernel deposits PTE tables (root `/` only).
+    """
     look = _Looker(root)
+    lazy_evidence = [
+        look.btf_parameter(fn, facts.LAZY_PTE_PARAM_NAME, facts.LAZY_PTE_PARAM_TYPE)
+        for fn in facts.LAZY_PTE_FUNCTIONS
+    ]
+    if selftest and root == Path("/"):
+        lazy_evidence.append(vmpte_evidence())
     series = (
         _feature(
             "reserved_thp",
@@ -220,10 +248,7 @@ def detect(root: Path = Path("/")) -> KernelReport:
         _feature(
             "lazy_pte",
             "PTE table allocated lazily at PMD split",
-            [
-                look.btf_parameter(fn, facts.LAZY_PTE_PARAM_NAME, facts.LAZY_PTE_PARAM_TYPE)
-                for fn in facts.LAZY_PTE_FUNCTIONS
-            ],
+            lazy_evidence,
         ),
         _feature(
             "pmd_swap",
@@ -271,7 +296,9 @@ class FeaturesSource:
             **{f.key: f.present.value for f in report.series},
         )
         out.add("thpwatch_build_info", 1.0, version=__version__)
+        # A series that cannot be told (no BTF, say) is a limit of this host, not a failure.
         for f in report.series:
             if f.present is Presence.UNKNOWN:
                 checks = "; ".join(f"{e.check}: {e.found}" for e in f.evidence)
-                out.problem(f"cannot tell whether the kernel has {f.key}: {checks}")
+                reason = f"cannot tell whether the kernel has {f.title}: {checks}"
+                out.status(SourceStatus(f"features.{f.key}", "source", State.ABSENT, reason))

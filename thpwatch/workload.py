@@ -142,10 +142,17 @@ def thp_faults(size: int = PMD_BYTES, count: int = 32) -> Did:
     return did
 
 
+def thp_count(size: int, wanted: int, budget: int = 256 << 20) -> int:
+    """How many THPs of `size` to fault: `wanted`, within `budget` bytes, at least one (a single
+    1 GiB PUD THP, not 32 of them)."""
+    return max(1, min(wanted, budget // size))
+
+
 def thp_faults_every_size(count: int = 8, root: Path = Path("/")) -> Did:
+    """THP faults of every enabled size (`count` each, capped by thp_count)."""
     did = Did("thp_faults_every_size")
     for size in enabled_thp_sizes(root):
-        one = thp_faults(size, count)
+        one = thp_faults(size, thp_count(size, count))
         did.merge(one)
         did.add(f"thps_{size // 1024}kB", one.counts["thps"])
     return did

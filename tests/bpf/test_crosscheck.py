@@ -1,5 +1,6 @@
 """The cross-check metric on the real kernel: order-9 allocations seen by the tracepoint against
-the PMD size's anon_fault_alloc, both system-wide over the same interval."""
+the PMD THP allocations the kernel counted (anon_fault_alloc of the PMD size, plus collapses and
+file THPs that other processes may cause meanwhile), both system-wide over the same interval."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def test_order9_allocations_match_anon_fault_alloc_within_one_percent(bpf_ready:
     assert statuses[0].state is State.OK, statuses[0].reason
     kernel, bpf = k1 - k0, order9(samples) - order9(first)
     assert kernel >= did.counts["thps"] == 200
-    assert bpf >= kernel
+    assert bpf >= did.counts["thps"]
+    # The source reads its maps and the kernel counters back to back at each collect, so its
+    # ratio compares the same interval (this test's own reads above bracket it only loosely).
     (ratio,) = [
         s.value
         for s in samples

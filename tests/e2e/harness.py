@@ -305,3 +305,10 @@ def start_exporter(
         exporter.stop()
         raise
     return exporter
+
+
+def probes_in_this_checkout() -> bool:
+    """The BPF probe source is part of this build (it lands separately from the exporter)."""
+    import importlib.util
+
+    return importlib.util.find_spec("thpwatch.probes.source") is not None

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, require
 
-from e2e.harness import THPWATCH, http_get, run_to_exit, wait_until
+from e2e.harness import THPWATCH, http_get, probes_in_this_checkout, run_to_exit, wait_until
 from thpwatch.exporter.textfile import FILE_NAME
 
 pytestmark = pytest.mark.e2e
@@ -154,6 +154,7 @@ def test_kill_9_leaves_no_bpf_program_and_a_restart_attaches_again(thpwatch_expo
     require(os.geteuid() == 0, "needs root (BPF)")
     bpftool = shutil.which("bpftool")
     require(bpftool, "needs bpftool (Debian package bpftool)")
+    require(probes_in_this_checkout(), "needs thpwatch.probes.source (the BPF probes)")
     first = thpwatch_exporter()
     held = bpf_prog_ids_held_by(first.process.pid)
     require(held, "the exporter attached no BPF program here (see its probe states)")

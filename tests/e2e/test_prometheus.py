@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURES, require
 
 from e2e import kernelfiles
-from e2e.harness import scrape_config
+from e2e.harness import probes_in_this_checkout, scrape_config
 
 pytestmark = pytest.mark.e2e
 
@@ -96,6 +96,7 @@ def test_live_host_per_size_counters_equal_the_kernel_files(prometheus, thpwatch
 
 def test_live_host_probe_states_reach_prometheus(prometheus, thpwatch_exporter):
     require(os.geteuid() == 0, "needs root (BPF)")
+    require(probes_in_this_checkout(), "needs thpwatch.probes.source (the BPF probes)")
     exporter = thpwatch_exporter()
     prom = prometheus([scrape_config("thpwatch", exporter.target)])
     prom.wait_for_scrapes("thpwatch")
@@ -122,3 +123,18 @@ def test_source_states_reach_prometheus(prometheus, thpwatch_exporter):
     assert ok, states
     assert prom.value("up{job='thpwatch'}") == 1
     assert prom.value("thpwatch_scrape_duration_seconds") > 0
+
+
+def test_scraped_targets_absent_is_no_series_and_periodic_sources_age(scraped_targets):
+    prom = scraped_targets.prometheus
+    for job in scraped_targets.jobs():
+        assert prom.value(f'up{{job="{job}"}}') == 1
+        ages = prom.query(f'thpwatch_source_age_seconds{{job="{job}"}}')
+        assert {r["metric"]["source"] for r in ages} == {"procscan", "cgroups"}
+    patched = kernelfiles.reserved_pool(PATCHED)["total"]
+    assert prom.value('thpwatch_reserved_thp_pool_hpages{job="thpwatch-patched"}') == patched
+    if not (Path("/") / kernelfiles.RESERVED).is_dir():  # a stock kernel: absent, not zero
+        assert prom.query('thpwatch_reserved_thp_pool_hpages{job="thpwatch-live"}') == []
+        state = 'thpwatch_source_state{job="thpwatch-live",source="reserved_thp",state="absent"}'
+        assert prom.value(state) == 1
+    assert prom.query('rate(thpwatch_vmstat_pgfault_total{job="thpwatch-live"}[5s])')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -9,10 +11,14 @@ import sys
 from pathlib import Path
 
 from conftest import REPO, require
+from prometheus_client.parser import text_string_to_metric_families
+
+from e2e.harness import Exporter, probes_in_this_checkout
 
 UNIT = REPO / "systemd" / "thpwatch.service"
 DEFAULTS = REPO / "systemd" / "thpwatch.default"
 DOC = REPO / "docs" / "exporter.md"
+SANDBOX = Path(__file__).with_name("sandbox.py")
 SHIPPED_BINARY = "/opt/thpwatch/.venv/bin/thpwatch"
 
 
@@ -76,3 +82,59 @@ def unit_capabilities() -> list[str]:
         ln for ln in UNIT.read_text().splitlines() if ln.startswith("CapabilityBoundingSet=")
     ]
     return line.split("=", 1)[1].split()
+
+
+def effective_capabilities(pid: int) -> set[str]:
+    capsh = shutil.which("capsh")
+    require(capsh, "needs capsh (libcap2-bin) to decode capability masks")
+    assert capsh
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    (mask,) = [ln.split()[1] for ln in status if ln.startswith("CapEff:")]
+    decoded = subprocess.run(
+        [capsh, f"--decode={mask}"], capture_output=True, text=True, check=True
+    ).stdout
+    return set(decoded.strip().split("=", 1)[1].split(","))
+
+
+def states(exporter: Exporter) -> dict[str, str]:
+    """{"source foo": "ok", "probe bar": "blocked", ...} from the exporter's /metrics."""
+    out = {}
+    for family in text_string_to_metric_families(exporter.metrics()):
+        if family.name in ("thpwatch_source_state", "thpwatch_probe_state"):
+            kind = family.name.split("_")[1]
+            for sample in family.samples:
+                if sample.value == 1:
+                    out[f"{kind} {sample.labels[kind]}"] = sample.labels["state"]
+    return out
+
+
+def test_the_units_sandbox_is_enough(thpwatch_exporter):
+    """As root with only the unit's capabilities, its system call filter and W^X memory (the
+    parts of the sandbox that can be had without systemd as PID 1), the daemon ends up in
+    the states full root reaches: every source and probe."""
+    require(os.geteuid() == 0, "needs root")
+    setpriv = shutil.which("setpriv")
+    require(setpriv, "needs setpriv (util-linux)")
+    require(importlib.util.find_spec("seccomp"), "needs python3-seccomp (Debian package)")
+    require(probes_in_this_checkout(), "needs thpwatch.probes.source (the BPF probes)")
+    assert setpriv
+    caps = ",".join("+" + c.removeprefix("CAP_").lower() for c in unit_capabilities())
+    wrapper = [
+        setpriv,
+        "--inh-caps=-all",
+        "--ambient-caps=-all",
+        f"--bounding-set=-all,{caps}",
+        "--no-new-privs",
+        sys.executable,
+        str(SANDBOX),
+        str(UNIT),
+        "--",
+    ]
+    everything = ("--per-process", "--per-cgroup")
+    full = states(thpwatch_exporter(*everything))
+    sandboxed = thpwatch_exporter(*everything, wrapper=wrapper)
+    status = Path(f"/proc/{sandboxed.process.pid}/status").read_text()
+    assert "\nSeccomp:\t2\n" in status  # a filter is loaded
+    assert effective_capabilities(sandboxed.process.pid) == {c.lower() for c in unit_capabilities()}
+    assert any(key.startswith("probe ") for key in full), full
+    assert states(sandboxed) == full

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import urllib.error
@@ -112,3 +113,31 @@ def test_port_in_use_is_one_clear_error(pool_root, test_catalog):
             ServeError, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"
         ):
             d.start()
+
+
+def test_watchdog_pings_stop_when_the_http_server_is_gone(
+    pool_root, test_catalog, tmp_path, monkeypatch
+):
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.settimeout(2)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        monkeypatch.setenv("WATCHDOG_USEC", "100000")  # a ping every 0.05 s
+        d = Daemon([PoolFileSource(pool_root)], Settings("127.0.0.1", 0), test_catalog)
+        d.start()
+        assert sock.recv(100) == b"READY=1"
+        loop = threading.Thread(target=d.run_forever, daemon=True)
+        loop.start()
+        assert sock.recv(100) == b"WATCHDOG=1"
+        d.server.shutdown()  # the HTTP thread ends; the main loop goes on
+        d.http_thread.join(5)
+        sock.settimeout(0.05)
+        with contextlib.suppress(TimeoutError):
+            while True:  # pings sent before the server went
+                sock.recv(100)
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(100)
+        d.stop_requested.set()
+        loop.join(5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import tui_snapshots as snaps
 from rich.console import Console
-from tui_catalog import rule_catalog
 from tui_render import row, text_of
 
 from thpwatch.snapshot import Histogram, Snapshot, SourceStatus, State
@@ -16,8 +15,6 @@ from thpwatch.tui.pool import render_pool
 from thpwatch.tui.screen import MIN_HEIGHT, MIN_WIDTH, ViewState, render_screen
 from thpwatch.tui.sizes import render_sizes
 from thpwatch.tui.top_tables import Ranking, render_ranking
-
-pytestmark = pytest.mark.usefixtures(rule_catalog.__name__)
 
 
 def screen(frame: Frame, width: int, height: int | None, **state) -> str:
@@ -89,12 +86,12 @@ def test_pool_absent_on_stock_kernel():
 def test_pool_numbers_failures_and_violation():
     frame = Frame.between(snaps.patched(0), snaps.patched(2))
     text = text_of(render_pool(frame, 120), 120)
-    assert "used 54 / 64  free 10  (128.0 MiB pool)" in text
+    assert "used 54 / 64 (84.4%)  free 10  (128.0 MiB pool)" in text
     assert "resident 40   requested at boot 80   boot shortfall 16" in text
     # EINVAL rose 1/s to 5; EAGAIN stayed at 2; the successful calls are not failures
     assert "EINVAL 5 (1.0/s)" in text and "EAGAIN 2 (0/s)" in text and "52" not in text
     assert "pool-empty OOM faults: 9 (2.0/s)" in text
-    assert "VIOLATION quota_exceeds_free_blocks" in text
+    assert "VIOLATION quota_exceeds_free_blocks  observed 10, limit 4" in text
     assert "used_plus_free_is_total" not in text  # that check holds
 
 
@@ -130,16 +127,36 @@ def test_latency_percentiles_over_the_interval():
     assert delta.quantile(0.5) == pytest.approx(1e-4)
     assert cells[4] == "100µs" and cells[6] == "982µs"
     assert row(text, "1G")[3] == "100.0"
+    # fallback/s: the 1 GiB handler fell back once a second; the PMD one only OOMed (no
+    # fallback series, yet the family is counted: 0)
+    assert row(text, "1G")[7] == "1.0" and cells[7] == "0"
     assert "swap-in" not in text  # no probe reports swap-in latency: no invented row
 
 
 def test_latency_says_why_when_probes_are_not_attached():
-    text = text_of(render_latency(Frame(snaps.stock(0))), 120)
-    assert "no fault latency — probes not attached" in text
-    assert "fault_pmd_anon: blocked (fentry refused (EPERM))" in text
-    assert "BPF off (--no-bpf)" in text_of(
-        render_latency(Frame(snaps.stock(0)), "BPF off (--no-bpf)")
+    text = text_of(render_latency(Frame(snaps.stock(0))), 120).replace("\n", "")
+    assert "no fault latency — fault probes blocked: fentry refused (EPERM), no kprobes " in text
+    assert "(do_huge_pmd_anonymous_page, handle_mm_fault)" in text
+    assert "mm_page_alloc" not in text  # a tracepoint probe has nothing to do with it
+    no_bpf = render_latency(Frame(snaps.stock(0)), "BPF off (--no-bpf)")
+    assert text_of(no_bpf).strip() == "no fault latency: BPF off (--no-bpf)"
+
+
+def test_latency_absent_probes_and_attached_but_idle():
+    absent = SourceStatus(
+        "do_huge_pud_anonymous_page",
+        "probe",
+        State.ABSENT,
+        "function do_huge_pud_anonymous_page not in BTF nor /proc/kallsyms",
+        detail=(("group", "faults"),),
     )
+    text = text_of(render_latency(Frame(Snapshot(1.0, 1.0, (), (absent,)))), 200)
+    assert "fault probes absent: not in this kernel (do_huge_pud_anonymous_page)" in text
+    attached = Frame(Snapshot(1.0, 1.0, (), snaps.patched(0).statuses))
+    assert "fault probes attached; no fault measured yet" in text_of(render_latency(attached))
+    bpf = SourceStatus("bpf", "source", State.BLOCKED, "needs root (CAP_BPF)")
+    text = text_of(render_latency(Frame(Snapshot(1.0, 1.0, (), (bpf,)))))
+    assert "no fault latency: BPF blocked: needs root (CAP_BPF)" in text
 
 
 def test_latency_first_frame_counts_everything_but_no_rate():
@@ -158,7 +175,7 @@ def test_rankings_sort_and_filter():
     by_reserved = text_of(render_ranking(procs, "thpwatch_process_", 1, "", 10))
     assert by_thp.index("101 db") < by_thp.index("202 cache")
     assert by_reserved.index("202 cache") < by_reserved.index("101 db")
-    assert "anon huge bytes ▼" in by_thp and "reserved thp bytes ▼" in by_reserved
+    assert "THP ▼" in by_thp and "rt VMAs ▼" in by_reserved
     only_cache = text_of(render_ranking(procs, "thpwatch_process_", 0, "cach", 10))
     assert "202 cache" in only_cache and "db" not in only_cache
     assert "60.0 MiB" in only_cache
@@ -210,7 +227,7 @@ def test_header_shows_series_modes_and_probes():
     assert "probes: 2 ok" in text
     stock = screen(Frame(snaps.stock(0)), 120, None, paused=True)
     assert "THP enabled: global madvise  inherit 2048kB  never 16kB 32kB 64kB" in stock
-    assert "Reserved THP no" in stock and "probes: 1 blocked" in stock and "PAUSED" in stock
+    assert "Reserved THP no" in stock and "probes: 1 ok  2 blocked" in stock and "PAUSED" in stock
 
 
 def test_events_pool_exhausted_split_failure_probe_detached_violation():
@@ -220,7 +237,7 @@ def test_events_pool_exhausted_split_failure_probe_detached_violation():
         after.timestamp,
         after.monotonic,
         after.samples,
-        (SourceStatus("fault_pmd_anon", "probe", State.ERROR, "perf buffer lost"),),
+        (SourceStatus("do_huge_pmd_anonymous_page", "probe", State.ERROR, "perf buffer lost"),),
     )
     log = EventLog()
     log.observe(Frame.between(before, detached))
@@ -228,7 +245,7 @@ def test_events_pool_exhausted_split_failure_probe_detached_violation():
     assert "reserved THP pool exhausted" in text
     assert "THP split failures" in text
     assert "reserved THP fault OOM" in text
-    assert "probe fault_pmd_anon detached: error perf buffer lost" in text
+    assert "probe do_huge_pmd_anonymous_page detached: error perf buffer lost" in text
     assert "consistency violation: quota_exceeds_free_blocks" in text
     quiet = EventLog()
     quiet.observe(Frame.between(snaps.stock(0), snaps.stock(2)))
@@ -249,3 +266,62 @@ def test_repeated_event_is_one_line_with_a_count():
         log.observe(Frame.between(snaps.patched(t), snaps.patched(t + 1)))
     text = text_of(log.render(5))
     assert text.count("THP split failures") == 1 and "(x4 since" in text
+
+
+def test_process_table_says_why_smaps_columns_are_missing():
+    base = snaps.patched(0)
+    status = SourceStatus(
+        "procscan.smaps", "source", State.ABSENT, "off by default: kernel has PUD THP and ..."
+    )
+    frame = Frame(Snapshot(1.0, 1.0, base.samples, (*base.statuses, status)))
+    text = screen(frame, 120, None)
+    assert "smaps not read (absent): off by default" in text
+    assert "kernel has PUD THP" not in text  # the whole story is doctor's
+
+
+def test_splits_swapin_and_stalls():
+    from thpwatch.tui.activity import render_activity
+
+    text = text_of(render_activity(Frame.between(snaps.patched(0), snaps.patched(2))), 200)
+    # vmstat thp_split_pmd +4/s; probe pmd splits: ok 1/s + ENOMEM 1/s, ENOMEM is a failure
+    assert "PMD 4.0/s" in text and "probe pmd 2.0/s  failed 1.0/s" in text
+    assert "PMD major 1.0/s" in text and "PMD split_fallback 1.0/s" in text
+    assert "compact stall 1.0/s" in text
+    # madvise(MADV_RESERVED_THP): EINVAL +1/s, EAGAIN flat, ok +1/s
+    assert "madvise reserved_thp 2.0/s  failed 1.0/s" in text
+    stock = text_of(render_activity(Frame.between(snaps.stock(0), snaps.stock(2))), 200)
+    assert "PUD absent" in stock and "probe pmd" not in stock and "madvise" not in stock
+    hugepage_ok = [
+        Snapshot(
+            t,
+            t,
+            (snaps.s("thpwatch_madvise_calls_total", 4.0 * t, advice="hugepage", result="ok"),),
+            (),
+        )
+        for t in (1.0, 2.0)
+    ]
+    only_ok = text_of(render_activity(Frame.between(*hugepage_ok)), 200)
+    assert "madvise hugepage 4.0/s  failed 0/s" in only_ok  # no failure series: none happened
+
+
+def test_latency_with_the_probes_bucket_layout():
+    from thpwatch.probes.metrics import LATENCY_BOUNDS
+
+    # 90 PMD faults in the first bucket (<= 1.024 µs), 10 in (524 µs, 1.049 ms]
+    cumulative = tuple(90 if b < 1e-3 else 100 for b in LATENCY_BOUNDS)
+    h = Histogram(LATENCY_BOUNDS, cumulative, 100, 0.01)
+    empty = Histogram(LATENCY_BOUNDS, (0,) * len(LATENCY_BOUNDS), 0, 0.0)
+    before = Snapshot(0.0, 0.0, (snaps.s("thpwatch_fault_seconds", empty, fault="pmd_anon"),), ())
+    after = Snapshot(2.0, 2.0, (snaps.s("thpwatch_fault_seconds", h, fault="pmd_anon"),), ())
+    text = text_of(render_latency(Frame.between(before, after)), 120)
+    cells = row(text, "2M")
+    assert cells[3] == "50.0"  # 100 faults in 2 s
+    # p50 = 1.024 µs * 50/90; p99 = 524.288 µs + 524.288 µs * 9/10, as PromQL interpolates
+    assert cells[4] == "569ns" and cells[6] == "996µs", cells
+    assert cells[7] == "n/a"  # no outcome counts from the probes in this snapshot
+    from thpwatch.tui.latency import spark
+
+    bars = spark(h)
+    assert len(bars) == len(LATENCY_BOUNDS) + 1  # one bar per bucket, +Inf included
+    assert bars[0] == "█" and bars[10] == "▁" and bars.strip(" ▁█") == ""
+    assert bars.rstrip() in text

@@ -24,13 +24,20 @@ class TmuxSession:
         cmd = [self.tmux, "-L", self.socket, "-f", "/dev/null", *args]
         return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
-    def start(self, argv: list[str], cwd: Path) -> None:
-        """Run argv in the terminal; when it ends, its exit status stays on the screen."""
-        script = f"{shlex.join(argv)}; echo {EXIT_MARK} $?; sleep 600"
+    def start(self, argv: list[str], cwd: Path, after: str = "") -> None:
+        """Run argv in the terminal; when it ends, its exit status (and the output of the
+        shell command `after`) stays on the screen."""
+        script = f"{shlex.join(argv)}; echo {EXIT_MARK} $?; {after or ':'}; sleep 600"
         self.run(
             "new-session", "-d", "-x", str(self.width), "-y", str(self.height),
             "-c", str(cwd), "sh", "-c", script,
         )  # fmt: skip
+
+    def program_pid(self) -> int:
+        """pid of the program started in the pane (the child of the pane's shell)."""
+        shell = self.run("display-message", "-p", "#{pane_pid}").strip()
+        children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+        return int(children[0])
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p")

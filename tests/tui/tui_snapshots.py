@@ -7,6 +7,7 @@ from thpwatch.snapshot import Histogram, Sample, Snapshot, SourceStatus, State, 
 
 STOCK_SIZES = ("16kB", "32kB", "64kB", "2048kB")
 PATCHED_SIZES = ("64kB", "2048kB", "1048576kB")
+BLOCKED = "fentry refused (EPERM), no kprobes"
 LAT_BOUNDS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 
 
@@ -70,7 +71,17 @@ def stock(t: float) -> Snapshot:
     statuses = (
         SourceStatus("files", "source", State.OK),
         SourceStatus("reserved_thp", "source", State.ABSENT, "no /sys/kernel/mm/reserved_thp"),
-        SourceStatus("fault_pmd_anon", "probe", State.BLOCKED, "fentry refused (EPERM)"),
+        SourceStatus(
+            "do_huge_pmd_anonymous_page",
+            "probe",
+            State.BLOCKED,
+            BLOCKED,
+            detail=(("group", "faults"),),
+        ),
+        SourceStatus(
+            "handle_mm_fault", "probe", State.BLOCKED, BLOCKED, detail=(("group", "faults_any"),)
+        ),
+        SourceStatus("mm_page_alloc", "probe", State.OK, "", detail=(("group", "alloc"),)),
     )
     return Snapshot(1000.0 + t, t, tuple(samples), statuses)
 
@@ -103,17 +114,20 @@ def patched(t: float, pool_free: float = 10.0, violated: bool = True) -> Snapsho
         s("thpwatch_reserved_thp_requested_hpages", 80.0),
         s("thpwatch_reserved_thp_boot_shortfall_hpages", 16.0),
         s("thpwatch_check_violation", 1.0 if violated else 0.0, check="quota_exceeds_free_blocks"),
+        s("thpwatch_check_observed", 10.0, check="quota_exceeds_free_blocks"),
+        s("thpwatch_check_limit", 4.0, check="quota_exceeds_free_blocks"),
         s("thpwatch_check_violation", 0.0, check="used_plus_free_is_total"),
         s("thpwatch_madvise_calls_total", 3 + t, advice="reserved_thp", result="EINVAL"),
         s("thpwatch_madvise_calls_total", 2.0, advice="reserved_thp", result="EAGAIN"),
         s("thpwatch_madvise_calls_total", 50 + t, advice="reserved_thp", result="ok"),
         s("thpwatch_faults_total", 5 + 2 * t, fault="pmd_anon", outcome="oom"),
+        s("thpwatch_faults_total", 1 + t, fault="pud_anon", outcome="fallback"),
         s("thpwatch_kmsg_oom_leaked_lines_total", 3 + t),
         s("thpwatch_fault_seconds", fault_hist(t, 1), fault="pmd_anon"),
         s("thpwatch_fault_seconds", fault_hist(t, 3), fault="pud_anon"),
-        s("thpwatch_splits_total", 1 + t, level="pmd", result="failed"),
+        s("thpwatch_splits_total", 1 + t, level="pmd", result="ENOMEM"),
         s("thpwatch_splits_total", 9 + t, level="pmd", result="ok"),
-        s("thpwatch_pmd_swapin_total", 4 + t, outcome="whole"),
+        s("thpwatch_pmd_swapin_total", 4 + t, outcome="major"),
         s("thpwatch_pmd_swapin_total", 1 + t, outcome="split_fallback"),
         s("thpwatch_process_anon_huge_bytes", 8 * 2**21, pid="101", comm="db"),
         s("thpwatch_process_reserved_thp_bytes", 2 * 2**21, pid="101", comm="db"),
@@ -126,7 +140,11 @@ def patched(t: float, pool_free: float = 10.0, violated: bool = True) -> Snapsho
     ]
     statuses = (
         SourceStatus("files", "source", State.OK),
-        SourceStatus("fault_pmd_anon", "probe", State.OK),
-        SourceStatus("fault_pud_anon", "probe", State.OK),
+        SourceStatus(
+            "do_huge_pmd_anonymous_page", "probe", State.OK, "", detail=(("group", "faults"),)
+        ),
+        SourceStatus(
+            "do_huge_pud_anonymous_page", "probe", State.OK, "", detail=(("group", "faults"),)
+        ),
     )
     return Snapshot(2000.0 + t, t, tuple(samples), statuses)

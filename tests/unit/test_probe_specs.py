@@ -90,7 +90,9 @@ def test_headers_prefer_modules_then_kheaders_then_merged_distro(tmp_path: Path)
     kheaders = tmp_path / "kheaders.tar.xz"
     _tree(distro / "linux-headers-6.1.0-9-common", {"include/linux/a.h": "common"})
     _tree(distro / "linux-headers-6.1.0-9-amd64", {"include/generated/b.h": "flavour"})
-    kw = dict(modules=modules, kheaders=kheaders, distro=distro, cache_dirs=(cache,))
+    kw = dict(
+        modules=modules, kheaders=kheaders, distro=distro, cache_dirs=(cache,), environ_wins=False
+    )
 
     got = find_headers("9.9.9", **kw)
     assert got.origin == "distro" and "6.1.0-9-common + linux-headers-6.1.0-9-amd64" in got.detail
@@ -117,6 +119,7 @@ def test_no_headers_names_every_place_looked(tmp_path: Path) -> None:
             kheaders=tmp_path / "nope.tar.xz",
             distro=tmp_path,
             cache_dirs=(tmp_path,),
+            environ_wins=False,
         )
     msg = str(e.value)
     assert "9.9.9/build: missing" in msg and "nope.tar.xz: missing" in msg
@@ -131,3 +134,40 @@ def test_merge_is_built_once_and_reused(tmp_path: Path) -> None:
     (tmp_path / "f/z.h").write_text("new")
     merge_trees(tmp_path / "c", tmp_path / "f", tmp_path / "m")
     assert not (dest / "z.h").exists()
+
+
+def test_a_user_chosen_tree_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tree(tmp_path / "mine", {"include/linux/x.h": ""})
+    monkeypatch.setenv("BCC_KERNEL_SOURCE", str(tmp_path / "mine"))
+    got = find_headers("9.9.9", modules=tmp_path / "none")
+    assert got.origin == "environment" and got.path == tmp_path / "mine"
+
+
+def test_tracefs_that_cannot_be_mounted_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thpwatch.probes import tracefs
+
+    (tmp_path / "tracing").mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "mount"
+    fake.write_text("#!/bin/sh\necho 'mount: only root can do that' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(tracefs, "TRACEFS", tmp_path / "tracing")
+    monkeypatch.setattr(tracefs, "DEBUGFS_TRACING", tmp_path / "debug")
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    with pytest.raises(tracefs.TracefsUnavailable, match="mount -t tracefs.*only root can do that"):
+        tracefs.tracefs_root()
+
+
+def test_pmd_alloc_check_counts_only_thp_migratetypes() -> None:
+    from thpwatch.probes.crosscheck import allocs_of_order, thp_migratetypes
+
+    names = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "ReserveTHP", "Isolate")
+    types = thp_migratetypes(names)
+    assert types == {1, 4}
+    raw = RawMaps(alloc={(9, 0, 0): 5, (9, 1, 0): 7, (9, 4, 1): 2, (3, 1, 0): 9})
+    assert allocs_of_order(9, types)(raw) == 9  # kmalloc_large's Unmovable order-9 left out
+    assert allocs_of_order(9)(raw) == 14
+    assert thp_migratetypes(()) is None

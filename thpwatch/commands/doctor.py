@@ -22,6 +22,7 @@ from thpwatch.commands.common import (
 )
 from thpwatch.commands.tables import STATE_STYLE, status_table
 from thpwatch.diagnosis import BLOCKED, ERROR, Diagnosis, diagnose, probe_bpf
+from thpwatch.doctor_selftest import SelftestReport, run_probe_selftest
 from thpwatch.features import Presence
 
 PRESENCE_STYLE = {Presence.YES: "green", Presence.NO: "dim", Presence.UNKNOWN: "yellow"}
@@ -41,19 +42,34 @@ Examples:
   sudo thpwatch doctor            features with evidence, BPF attach types, what to fix
   sudo thpwatch doctor --json     the same, machine-readable
   thpwatch doctor --root tests/fixtures/patched --no-processes
+  sudo thpwatch doctor --selftest  also check the probes against a real workload
 
 {EXIT_CODES_HELP}
 doctor's findings decide its code: any "blocked" finding gives 3, else any "error" 1."""
 )
 @root_option
 @json_option
+@click.option(
+    "--selftest",
+    is_flag=True,
+    help="Also run a short real workload (THP faults, madvise, collapse, splits, swap) and "
+    "compare what it did, what the kernel counted and what thpwatch counted (root, BPF).",
+)
+@click.option("--selftest-no-swap", is_flag=True, help="Leave swap out of --selftest.")
 @source_options
-def doctor(root: Path, as_json: bool, **kw: object) -> None:
+def doctor(root: Path, as_json: bool, selftest: bool, selftest_no_swap: bool, **kw: object) -> None:
     """Which THP series this kernel carries and how that was concluded, which BPF attach
     types work here (each tried), what thpwatch may read, and what to do about each problem."""
     options = options_from(root, kw)
+    if selftest and not options.bpf:
+        raise click.UsageError("--selftest needs BPF on the running kernel (no --no-bpf/--root)")
     snap = read_once(root, options)
-    d = diagnose(root, snap.statuses, probe_bpf if options.bpf else None)
+    d = diagnose(
+        root,
+        snap.statuses,
+        probe_bpf if options.bpf else None,
+        (lambda: run_probe_selftest(not selftest_no_swap)) if selftest else None,
+    )
     if as_json:
         click.echo(json.dumps(d.to_json(), indent=2))
     else:
@@ -82,9 +98,22 @@ def render(d: Diagnosis, console: Console) -> None:
         console.print(f"headers: {d.bpf.headers or '-'}\ntracefs: {d.bpf.tracefs or '-'}")
     console.print(f"running as root: {'yes' if d.root_user else 'no'}")
     console.print(status_table(d.sources))
+    if d.selftest and d.selftest.rows:
+        console.print(selftest_table(d.selftest))
     findings = Table(title="Findings", title_justify="left")
     for column in ("severity", "problem", "what to do"):
         findings.add_column(column, overflow="fold")
     for f in d.findings:
         findings.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", f.problem, f.fix)
     console.print(findings if d.findings else "[green]No problems found.[/]")
+
+
+def selftest_table(report: SelftestReport) -> Table:
+    table = Table(title="Self-test: workload vs kernel vs thpwatch", title_justify="left")
+    for column in ("event", "workload", "kernel", "thpwatch", "agree", "note"):
+        table.add_column(column, overflow="fold")
+    marks = {True: "[green]yes[/]", False: "[bold red]no[/]", None: "-"}
+    for r in report.rows:
+        cells = [str(v) if v is not None else "-" for v in (r.workload, r.kernel, r.thpwatch)]
+        table.add_row(r.event, *cells, marks[r.agree], r.note)
+    return table

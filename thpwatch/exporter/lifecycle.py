@@ -25,6 +25,7 @@ from thpwatch.exporter import sdnotify, textfile
 from thpwatch.exporter import server as http
 from thpwatch.exporter.collector import SnapshotCollector
 from thpwatch.sampler import Periodic, Sampler
+from thpwatch.snapshot import State
 from thpwatch.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Daemon:
         self.textfile_registry.register(self.collector)
         self.stop_requested = threading.Event()
         self.server: WSGIServer | None = None
+        self.http_thread: threading.Thread | None = None
         self.port = 0
 
     # -- start-up -------------------------------------------------------------------------
@@ -73,7 +75,7 @@ class Daemon:
         self.server = http.bind(self.registry, self.settings.host, self.settings.port, tls)
         self.port = self.server.server_address[1]
         self.warm_up()
-        http.start(self.server)
+        self.http_thread = http.start(self.server)
         self.write_textfile()
         sdnotify.notify("READY=1")
         log.info("serving /metrics on %s", http.display(self.settings.host, self.port))
@@ -92,8 +94,10 @@ class Daemon:
             p.refresh()
         snap = self.collector.snapshot()
         for st in snap.statuses:
-            if st.state.value != "ok":
-                log.warning("%s %s: %s (%s)", st.kind, st.name, st.state.value, st.reason)
+            if st.state is not State.OK:
+                # absent is normal (the kernel lacks it); blocked and error need a person
+                level = logging.INFO if st.state is State.ABSENT else logging.WARNING
+                log.log(level, "%s %s: %s (%s)", st.kind, st.name, st.state.value, st.reason)
 
     # -- steady state ---------------------------------------------------------------------
     def run_forever(self) -> None:
@@ -108,10 +112,15 @@ class Daemon:
             if self.settings.textfile_dir is not None and now >= next_textfile:
                 self.write_textfile()
                 next_textfile = now + self.settings.textfile_interval
-            if watchdog is not None and now >= next_ping:
+            # No ping once the HTTP thread is gone: systemd then restarts a daemon that
+            # would otherwise look alive while serving nothing.
+            if watchdog is not None and now >= next_ping and self.serving():
                 sdnotify.notify("WATCHDOG=1")
                 next_ping = now + watchdog
             self.stop_requested.wait(self.tick(watchdog))
+
+    def serving(self) -> bool:
+        return self.http_thread is not None and self.http_thread.is_alive()
 
     def tick(self, watchdog: float | None) -> float:
         intervals = [p.interval for p in self.periodic] + [self.settings.textfile_interval]

@@ -1,16 +1,17 @@
 """BPF counts against the kernel's own counters over the same interval.
 
 Each Check pairs a probe's count with a kernel counter. `exact` checks report |bpf - kernel| /
-kernel (the order-9 allocation count must match anon_fault_alloc of the PMD size within 1 % on
-a quiet host); the others report 0 when both sides saw activity or both saw none, 1 when only
-one did. A function probe that is attached but counted nothing while its kernel counter moved
-is *silent* (inlined callers, compiler clones): reported on the probe's status.
-Only meaningful without a process filter (the kernel counters are system-wide).
+kernel (the order-9 allocation count must match the PMD THP allocations the kernel counts,
+anon_fault_alloc of the PMD size on a quiet host, within 1 %); the others report 0 when both
+sides saw activity or both saw none, 1 when only one did. A function probe that is attached but
+counted nothing while its kernel counter moved is *silent* (inlined callers, compiler clones):
+reported on the probe's status. Only meaningful without a process filter (the kernel counters
+are system-wide).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,13 @@ PMD_SIZE = f"{(facts.PAGE_SIZE << facts.PMD_ORDER) // 1024}kB"
 PUD_SIZE = f"{(facts.PAGE_SIZE << facts.PUD_ORDER) // 1024}kB"
 
 KernelCounts = dict[str, int]  # "vmstat:<name>" and "mthp:<size>:<stat>"
+# Every PMD THP allocation the kernel counts: anonymous faults, collapses (khugepaged,
+# MADV_COLLAPSE), file/shmem THPs. On a quiet host it is the faults alone.
+PMD_THP_ALLOCS = (
+    f"mthp:{PMD_SIZE}:anon_fault_alloc",
+    "vmstat:thp_collapse_alloc",
+    "vmstat:thp_file_alloc",
+)
 
 
 def read_kernel_counts(root: Path = Path("/")) -> KernelCounts:
@@ -43,11 +51,25 @@ def kernel_sum(*keys: str) -> Callable[[KernelCounts], int | None]:
     return total
 
 
-def allocs_of_order(order: int) -> Callable[[RawMaps], int | None]:
+def thp_migratetypes(names: Sequence[str]) -> frozenset[int] | None:
+    """Indexes of the migratetypes THPs are allocated from (pagetypeinfo column order); None
+    when the names are unknown (then every allocation of the order counts)."""
+    wanted = (facts.MIGRATETYPE_MOVABLE, facts.MIGRATETYPE_RESERVED_THP)
+    found = frozenset(i for i, name in enumerate(names) if name in wanted)
+    return found or None
+
+
+def allocs_of_order(
+    order: int, migratetypes: frozenset[int] | None = None
+) -> Callable[[RawMaps], int | None]:
     def total(r: RawMaps) -> int | None:
         if r.alloc is None:
             return None
-        return sum(n for (o, _mt, _res), n in r.alloc.items() if o == order)
+        return sum(
+            n
+            for (o, mt, _res), n in r.alloc.items()
+            if o == order and (migratetypes is None or mt in migratetypes)
+        )
 
     return total
 
@@ -101,58 +123,63 @@ def _fault_check(name: str, probe: str, size: str, fault: str) -> Check:
     )
 
 
-CHECKS = (
-    Check(
-        "pmd_alloc",
-        "mm_page_alloc",
-        f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc",
-        kernel_sum(f"mthp:{PMD_SIZE}:anon_fault_alloc"),
-        allocs_of_order(facts.PMD_ORDER),
-        exact=True,
-    ),
-    _fault_check("pmd_fault", facts.FN_DO_HUGE_PMD_ANON, PMD_SIZE, "pmd_anon"),
-    _fault_check("pud_fault", facts.FN_DO_HUGE_PUD_ANON, PUD_SIZE, "pud_anon"),
-    Check(
-        "pmd_swapin",
-        facts.FN_DO_HUGE_PMD_SWAP,
-        f"hugepages-{PMD_SIZE}/stats/swpin",
-        kernel_sum(f"mthp:{PMD_SIZE}:swpin"),
-        fault_calls("pmd_swapin"),
-        exact=False,
-    ),
-    Check(
-        "pte_swapin",
-        facts.FN_DO_SWAP_PAGE,
-        "vmstat pswpin",
-        kernel_sum("vmstat:pswpin"),
-        fault_calls("pte_swapin"),
-        exact=False,
-    ),
-    Check(
-        "split_pmd",
-        facts.FN_SPLIT_HUGE_PMD,
-        f"vmstat {facts.VMSTAT_THP_SPLIT_PMD}",
-        kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PMD}"),
-        split_calls("pmd"),
-        exact=False,
-    ),
-    Check(
-        "split_pud",
-        facts.FN_SPLIT_HUGE_PUD,
-        f"vmstat {facts.VMSTAT_THP_SPLIT_PUD}",
-        kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PUD}"),
-        split_calls("pud"),
-        exact=False,
-    ),
-    Check(
-        "split_folio",
-        facts.FN_SPLIT_HUGE_PAGE,
-        "vmstat thp_split_page + thp_split_page_failed",
-        kernel_sum("vmstat:thp_split_page", "vmstat:thp_split_page_failed"),
-        split_calls("folio"),
-        exact=False,
-    ),
-)
+def checks(thp_types: frozenset[int] | None = None) -> tuple[Check, ...]:
+    """The checks; thp_types: migratetype indexes THPs come from (see thp_migratetypes)."""
+    return (
+        Check(
+            "pmd_alloc",
+            "mm_page_alloc",
+            f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc + thp_collapse_alloc + thp_file_alloc",
+            kernel_sum(*PMD_THP_ALLOCS),
+            allocs_of_order(facts.PMD_ORDER, thp_types),
+            exact=True,
+        ),
+        _fault_check("pmd_fault", facts.FN_DO_HUGE_PMD_ANON, PMD_SIZE, "pmd_anon"),
+        _fault_check("pud_fault", facts.FN_DO_HUGE_PUD_ANON, PUD_SIZE, "pud_anon"),
+        Check(
+            "pmd_swapin",
+            facts.FN_DO_HUGE_PMD_SWAP,
+            f"hugepages-{PMD_SIZE}/stats/swpin",
+            kernel_sum(f"mthp:{PMD_SIZE}:swpin"),
+            fault_calls("pmd_swapin"),
+            exact=False,
+        ),
+        Check(
+            "pte_swapin",
+            facts.FN_DO_SWAP_PAGE,
+            "vmstat pswpin",
+            kernel_sum("vmstat:pswpin"),
+            fault_calls("pte_swapin"),
+            exact=False,
+        ),
+        Check(
+            "split_pmd",
+            facts.FN_SPLIT_HUGE_PMD,
+            f"vmstat {facts.VMSTAT_THP_SPLIT_PMD}",
+            kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PMD}"),
+            split_calls("pmd"),
+            exact=False,
+        ),
+        Check(
+            "split_pud",
+            facts.FN_SPLIT_HUGE_PUD,
+            f"vmstat {facts.VMSTAT_THP_SPLIT_PUD}",
+            kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PUD}"),
+            split_calls("pud"),
+            exact=False,
+        ),
+        Check(
+            "split_folio",
+            facts.FN_SPLIT_HUGE_PAGE,
+            "vmstat thp_split_page + thp_split_page_failed",
+            kernel_sum("vmstat:thp_split_page", "vmstat:thp_split_page_failed"),
+            split_calls("folio"),
+            exact=False,
+        ),
+    )
+
+
+CHECKS = checks()
 
 
 @dataclass(frozen=True)

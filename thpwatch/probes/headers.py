@@ -1,10 +1,11 @@
 """Kernel headers for bcc: find a tree bcc can compile against, and say which one was used.
 
-Order: the running kernel's /lib/modules/<release>/build or source (bcc finds those itself),
-/sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS; extracted once into a cache dir), then installed
-distro headers (Debian splits them into linux-headers-<ver>-common and -<flavour>; they are
-merged into one symlink tree under a cache dir). A mismatched tree is fine because thpwatch's
-BPF reads no struct fields. /lib/modules is never written to.
+Order: a tree the user chose with BCC_KERNEL_SOURCE; the running kernel's
+/lib/modules/<release>/build or source (bcc finds those itself); /sys/kernel/kheaders.tar.xz
+(CONFIG_IKHEADERS; extracted once into a cache dir); installed distro headers (Debian splits
+them into linux-headers-<ver>-common and -<flavour>; merged into one symlink tree under a cache
+dir). A mismatched tree is fine because thpwatch's BPF reads no struct fields. /lib/modules is
+never written to.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Headers:
     """A header tree: path is what BCC_KERNEL_SOURCE gets (None: bcc finds them itself)."""
 
     path: Path | None
-    origin: str  # "modules" | "kheaders" | "distro"
+    origin: str  # "environment" | "modules" | "kheaders" | "distro"
     detail: str  # human-readable: which tree, for doctor
 
     def apply(self) -> None:
@@ -49,9 +50,15 @@ def find_headers(
     kheaders: Path = KHEADERS,
     distro: Path = DISTRO_HEADERS,
     cache_dirs: tuple[Path, ...] = CACHE_DIRS,
+    environ_wins: bool = True,
 ) -> Headers:
     release = release or platform.release()
     looked: list[str] = []
+    chosen = os.environ.get("BCC_KERNEL_SOURCE")
+    if chosen and environ_wins:
+        if (Path(chosen) / "include").is_dir():
+            return Headers(Path(chosen), "environment", f"BCC_KERNEL_SOURCE={chosen}")
+        looked.append(f"BCC_KERNEL_SOURCE={chosen}: no include/ directory there, ignored")
     for sub in ("build", "source"):
         tree = modules / release / sub
         if (tree / "include").is_dir():

@@ -10,6 +10,7 @@ else that fails makes it `error` with the message.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,17 +71,23 @@ def function_cflags(functions: Iterable[KernelFunction], method: str) -> list[st
     if method == "fentry":
         flags.append("-DTHPW_FENTRY")
     for fn in functions:
-        flags += [f"-DTHPW_HAVE_{fn.name}", f"-DTHPW_NARGS_{fn.name}={fn.nargs}"]
-        if fn.returns_value:
-            flags.append(f"-DTHPW_RET_INT_{fn.name}")
+        flags += [
+            f"-DTHPW_HAVE_{fn.name}",
+            f"-DTHPW_NARGS_{fn.name}={fn.nargs}",
+            f"-DTHPW_RET_INT_{fn.name}={int(fn.returns_value)}",
+        ]
     return flags
 
 
+_SNIPPET = re.compile(r'^#include "(?P<name>\w+\.inc)"$', re.M)
+
+
 def program_text(probes: Iterable[ProbeSpec], bpf_dir: Path = BPF_DIR) -> str:
-    """The group files, concatenated in GROUPS order (bcc generates tracepoint argument structs
-    only for programs in its main text, not in #included files)."""
+    """The group files, concatenated in GROUPS order, with `#include "x.inc"` snippets inlined:
+    bcc generates tracepoint argument structs and rewrites map calls only in its main text."""
     files = dict.fromkeys(p.file for p in sorted(probes, key=lambda p: GROUPS.index(p.group)))
-    return "".join(f"/* {f} */\n" + (bpf_dir / f).read_text() for f in files)
+    text = "".join(f"/* {f} */\n" + (bpf_dir / f).read_text() for f in files)
+    return _SNIPPET.sub(lambda m: (bpf_dir / m["name"]).read_text().rstrip("\n"), text)
 
 
 @dataclass
@@ -272,6 +279,9 @@ class ProbeSet:
             try:
                 with captured_stderr(messages):
                     step()
+            except _NotAttachable as e:
+                st.state, st.reason = State.ABSENT, str(e)
+                return
             except Exception as e:
                 code = last_errno()
                 said = messages[-1] if messages else str(e)

@@ -9,7 +9,12 @@ from pathlib import Path
 
 from thpwatch.kernel import facts
 from thpwatch.kernel.pagetypeinfo import read_pagetypeinfo
-from thpwatch.probes.crosscheck import CrossCheck, read_kernel_counts
+from thpwatch.probes.crosscheck import (
+    CrossCheck,
+    checks,
+    read_kernel_counts,
+    thp_migratetypes,
+)
 from thpwatch.probes.decode import Names, emit, read_maps
 from thpwatch.probes.loader import ProbeSet
 from thpwatch.probes.specs import DEFAULT_GROUPS, tracepoint
@@ -37,6 +42,7 @@ class BpfSource:
         self.probes.open()
         if self.names is None:
             self.names = self._read_names()
+            self.crosscheck = CrossCheck(checks(thp_migratetypes(self.names.migratetypes)))
         for p in self._problems:
             out.problem(p)
         attached = {name for name, st in self.probes.states.items() if st.state is State.OK}

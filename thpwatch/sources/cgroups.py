@@ -16,6 +16,7 @@ from pathlib import Path
 from thpwatch.kernel import facts
 from thpwatch.kernel.memstat import parse_memory_stat
 from thpwatch.metric import Metric
+from thpwatch.snapshot import SourceStatus, State
 from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
 
 # memory.stat key -> metric; the first key of each hierarchy ranks its cgroups.
@@ -143,8 +144,10 @@ class CgroupScan:
         truncated = False
         for n, d in enumerate(walk(h.path, self.max_depth)):
             if n >= self.max_cgroups:
+                # Reaching the bound is the design working, not a failure: said, not an error.
                 truncated = True
-                out.problem(f"{h.path}: walk stopped after its bound of {n} cgroup directories")
+                reason = f"{h.path}: walk stopped at its bound of {n} cgroup directories"
+                out.status(SourceStatus(f"cgroups.bound.{h.version}", "source", State.OK, reason))
                 break
             stat_path = d / facts.CGROUP_MEMSTAT
             try:

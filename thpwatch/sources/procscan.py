@@ -24,19 +24,14 @@ from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
 from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
 
-# (attribute of ProcessMemory, metric stem, help, read from smaps)
+# (attribute of ProcessMemory = metric stem, help, read from smaps)
 _FIELDS = (
-    ("anon_huge_bytes", "anon_huge_bytes", "Anonymous THP memory (AnonHugePages)", True),
-    ("reserved_thp_bytes", "reserved_thp_bytes", "Size of Reserved THP VMAs (VmFlags rt)", True),
-    (
-        "reserved_thp_resident_bytes",
-        "reserved_thp_resident_bytes",
-        "THP memory faulted into Reserved THP VMAs",
-        True,
-    ),
-    ("hugepage_vma_bytes", "hugepage_vma_bytes", "Size of MADV_HUGEPAGE VMAs (VmFlags hg)", True),
-    ("pagetable_bytes", "pagetable_bytes", "Page-table memory (VmPTE)", False),
-    ("anon_rss_bytes", "anon_rss_bytes", "Resident anonymous memory (RssAnon)", False),
+    ("anon_huge_bytes", "Anonymous THP memory (AnonHugePages)", True),
+    ("reserved_thp_bytes", "Size of Reserved THP VMAs (VmFlags rt)", True),
+    ("reserved_thp_resident_bytes", "THP memory faulted into Reserved THP VMAs", True),
+    ("hugepage_vma_bytes", "Size of MADV_HUGEPAGE VMAs (VmFlags hg)", True),
+    ("pagetable_bytes", "Page-table memory (VmPTE)", False),
+    ("anon_rss_bytes", "Resident anonymous memory (RssAnon)", False),
 )
 
 METRICS = (
@@ -48,13 +43,13 @@ METRICS = (
             ("comm", "pid"),
             "bytes",
         )
-        for _, stem, text, _ in _FIELDS
+        for stem, text, _ in _FIELDS
     ),
     *(
         Metric(
             f"thpwatch_process_scan_{stem}", "gauge", f"{text}, summed over the scan.", (), "bytes"
         )
-        for _, stem, text, _ in _FIELDS
+        for stem, text, _ in _FIELDS
     ),
     Metric("thpwatch_process_scan_processes", "gauge", "Processes read by the last scan."),
     Metric(
@@ -72,6 +67,7 @@ METRICS = (
 )
 
 SMAPS_STATUS = "procscan.smaps"
+BOUND_STATUS = "procscan.bound"  # present only when a scan stopped at one of its bounds
 
 
 @dataclass
@@ -176,22 +172,17 @@ class ProcScan:
         pid_labels: bool = False,
         smaps: str = "auto",
         budget: Callable[[], Budget] = Budget,
-        smaps_hazard: Callable[[], str] | None = None,
     ) -> None:
         if smaps not in ("auto", "on", "off"):
             raise ValueError(f"smaps must be auto, on or off, not {smaps!r}")
         self.root, self.top, self.pid_labels, self.smaps = root, top, pid_labels, smaps
         self.budget = budget
-        self._hazard = smaps_hazard or self._detect_hazard
-
-    def _detect_hazard(self) -> str:
-        return detected(self.root).page_walks_split_pud_thps()
 
     def _smaps_decision(self) -> tuple[bool, SourceStatus]:
         # Off is "absent", not "blocked": nothing is refused, thpwatch chooses not to walk.
         if self.smaps == "off":
             return False, SourceStatus(SMAPS_STATUS, "source", State.ABSENT, "turned off")
-        hazard = self._hazard()
+        hazard = detected(self.root).page_walks_split_pud_thps()
         if hazard and self.smaps == "auto":
             reason = f"off by default: {hazard}; force with --process-smaps=on"
             return False, SourceStatus(SMAPS_STATUS, "source", State.ABSENT, reason)
@@ -210,22 +201,23 @@ class ProcScan:
         skipped: Counter[str] = Counter()
         for i, pid_dir in enumerate(pids):
             bound = budget.exhausted()
+            if not bound:
+                budget.processes += 1
+                try:
+                    p = read_process(pid_dir, walk, budget)
+                except _OverBudget:
+                    bound = f"{budget.max_bytes} bytes of smaps"
+                except (OSError, KernelFileError) as e:
+                    skipped[_skip_reason(e)] += 1
+                    if isinstance(e, KernelFileError):
+                        out.problem(str(e))
+                    continue
             if bound:
+                # Reaching a bound is the design working, not a failure: said, not an error.
                 skipped["budget"] += len(pids) - i
-                out.problem(f"process scan stopped at its bound of {bound}")
+                reason = f"stopped at its bound of {bound}: {len(pids) - i} processes not read"
+                out.status(SourceStatus(BOUND_STATUS, "source", State.OK, reason))
                 break
-            budget.processes += 1
-            try:
-                p = read_process(pid_dir, walk, budget)
-            except _OverBudget:
-                skipped["budget"] += len(pids) - i
-                out.problem(f"process scan stopped at its bound of {budget.max_bytes} bytes")
-                break
-            except (OSError, KernelFileError) as e:
-                skipped[_skip_reason(e)] += 1
-                if isinstance(e, KernelFileError):
-                    out.problem(str(e))
-                continue
             if p is not None:
                 found.append(p)
         self._emit(out, found, skipped, walk)
@@ -236,9 +228,9 @@ class ProcScan:
         out.add("thpwatch_process_scan_processes", float(len(found)))
         for reason in ("vanished", "unreadable", "malformed", "budget"):
             out.add("thpwatch_process_scan_skipped", float(skipped[reason]), reason=reason)
-        usable = [(attr, stem) for attr, stem, _, smaps in _FIELDS if walk or not smaps]
-        for attr, stem in usable:
-            total = sum(p.value(attr) or 0 for p in found)
+        usable = [stem for stem, _, from_smaps in _FIELDS if walk or not from_smaps]
+        for stem in usable:
+            total = sum(p.value(stem) or 0 for p in found)
             out.add(f"thpwatch_process_scan_{stem}", float(total))
         if walk:
             holders = sum(1 for p in found if p.smaps and p.smaps.reserved_thp_vmas)
@@ -246,5 +238,5 @@ class ProcScan:
         rows = found if self.pid_labels else _group_by_comm(found)
         for p in sorted(rows, key=ProcessMemory.rank, reverse=True)[: self.top]:
             labels = {"comm": p.comm, **({"pid": str(p.pid)} if self.pid_labels else {})}
-            for attr, stem in usable:
-                out.add(f"thpwatch_process_{stem}", float(p.value(attr) or 0), **labels)
+            for stem in usable:
+                out.add(f"thpwatch_process_{stem}", float(p.value(stem) or 0), **labels)

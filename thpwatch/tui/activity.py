@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.text import Text
 
+from thpwatch.snapshot import Sample
 from thpwatch.tui import names
-from thpwatch.tui.fmt import ABSENT_STYLE, pending, per_second, seconds
+from thpwatch.tui.fmt import per_second, rate_cell, seconds
 from thpwatch.tui.frame import Frame
 
 
-def rate_item(frame: Frame, label: str, name: str, bad: bool = False, **match: str) -> Text:
-    """ "label 1.5/s", summed over the series matching; "absent" when none is there."""
-    text = Text(f"{label} ")
-    if not frame.has(name, **match):
-        return text.append("absent", style=ABSENT_STYLE)
-    rate = frame.rate_sum(name, **match)
-    if rate is None:
-        return text.append_text(pending())
-    style = ("bold red" if bad else "green") if rate > 0 else ""
-    return text.append(f"{per_second(rate)}/s", style=style)
+def rate_item(
+    frame: Frame,
+    label: str,
+    name: str,
+    bad: bool = False,
+    where: Callable[[Sample], bool] | None = None,
+    **match: str,
+) -> Text:
+    """ "label 1.5/s" (see rate_cell for absent, pending and never-seen failures)."""
+    style = "bold red" if bad else "green"
+    return Text(f"{label} ").append_text(rate_cell(frame, name, style, "/s", where, **match))
 
 
 def latency_item(frame: Frame, label: str, name: str, **labels: str) -> Text | None:
@@ -47,42 +51,63 @@ def join(items: list[Text | None]) -> Text:
 
 def split_items(frame: Frame) -> list[Text | None]:
     items: list[Text | None] = [
-        rate_item(frame, "PMD", names.vmstat_counter("thp_split_pmd")),
-        rate_item(frame, "PUD", names.vmstat_counter("thp_split_pud")),
-        rate_item(frame, "folio", names.vmstat_counter("thp_split_page")),
-        rate_item(frame, "failed", names.vmstat_counter("thp_split_page_failed"), bad=True),
-        rate_item(frame, "mTHP failed", names.mthp_counter("split_failed"), bad=True),
+        rate_item(frame, "PMD", names.VMSTAT_SPLIT_PMD),
+        rate_item(frame, "PUD", names.VMSTAT_SPLIT_PUD),
+        rate_item(frame, "folio", names.VMSTAT_SPLIT_PAGE),
+        rate_item(frame, "failed", names.VMSTAT_SPLIT_PAGE_FAILED, bad=True),
+        rate_item(frame, "mTHP failed", names.MTHP_SPLIT_FAILED, bad=True),
     ]
     levels = sorted({s.label("level") for s in frame.series(names.SPLITS)})
     for level in levels:
+        items.append(rate_item(frame, f"probe {level}", names.SPLITS, level=level))
         items.append(
-            rate_item(
-                frame, f"{level} aborted", names.SPLITS, bad=True, level=level, result="failed"
-            )
+            rate_item(frame, "failed", names.SPLITS, bad=True, where=split_failed, level=level)
         )
         items.append(latency_item(frame, f"{level}", names.SPLIT_SECONDS, level=level))
     return items
 
 
+def split_failed(sample: Sample) -> bool:
+    return sample.label("result") not in names.SPLIT_SUCCESS
+
+
 def swapin_items(frame: Frame) -> list[Text | None]:
     items: list[Text | None] = [
-        rate_item(frame, "2M whole", names.mthp_counter("swpin"), size="2048kB"),
+        rate_item(frame, "2M whole", names.MTHP_SWPIN, size=names.PMD_SIZE),
         rate_item(
-            frame, "split fallback", names.mthp_counter("swpin_fallback"), bad=True, size="2048kB"
+            frame, "split fallback", names.MTHP_SWPIN_FALLBACK, bad=True, size=names.PMD_SIZE
         ),
     ]
     for outcome in sorted({s.label("outcome") for s in frame.series(names.PMD_SWAPIN)}):
-        items.append(rate_item(frame, f"probe {outcome}", names.PMD_SWAPIN, outcome=outcome))
+        bad = outcome not in names.PMD_SWAPIN_WHOLE
+        items.append(rate_item(frame, f"PMD {outcome}", names.PMD_SWAPIN, bad, outcome=outcome))
     return items
 
 
 def stall_items(frame: Frame) -> list[Text | None]:
     return [
-        rate_item(frame, "compact stall", names.vmstat_counter("compact_stall")),
-        rate_item(frame, "fail", names.vmstat_counter("compact_fail"), bad=True),
+        rate_item(frame, "compact stall", names.VMSTAT_COMPACT_STALL),
+        rate_item(frame, "fail", names.VMSTAT_COMPACT_FAIL, bad=True),
         latency_item(frame, "compaction", names.COMPACTION_SECONDS),
         latency_item(frame, "direct reclaim", names.DIRECT_RECLAIM_SECONDS),
     ]
+
+
+def madvise_failed(sample: Sample) -> bool:
+    return sample.label("result") != names.MADVISE_OK
+
+
+def madvise_items(frame: Frame) -> list[Text | None]:
+    """Calls per advice (MADV_HUGEPAGE, MADV_COLLAPSE, ...) and how many of them failed."""
+    items: list[Text | None] = []
+    for advice in sorted({s.label("advice") for s in frame.series(names.MADVISE_CALLS)}):
+        items.append(rate_item(frame, advice, names.MADVISE_CALLS, advice=advice))
+        items.append(
+            rate_item(
+                frame, "failed", names.MADVISE_CALLS, bad=True, where=madvise_failed, advice=advice
+            )
+        )
+    return items
 
 
 def render_activity(frame: Frame) -> Table:
@@ -94,4 +119,6 @@ def render_activity(frame: Frame) -> Table:
     grid.add_row("splits", join(split_items(frame)))
     grid.add_row("swap-in", join(swapin_items(frame)))
     grid.add_row("stalls", join(stall_items(frame)))
+    if frame.has(names.MADVISE_CALLS):
+        grid.add_row("madvise", join(madvise_items(frame)))
     return grid

@@ -5,16 +5,20 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.rule import Rule
 
-from thpwatch.sampler import Sampler
+from thpwatch.commands.common import options_from, root_option, source_options
+from thpwatch.sampler import Periodic, Sampler
 from thpwatch.snapshot import Snapshot
 from thpwatch.sources.base import Source
+from thpwatch.sources.host import SourceOptions
 from thpwatch.tui.controls import handle_key
 from thpwatch.tui.events import EventLog
 from thpwatch.tui.frame import Frame
@@ -36,9 +40,8 @@ class Feed:
 
     def take(self) -> Snapshot:
         for source in self.sources:  # expensive sources (process scan) refresh on their own clock
-            due, refresh = getattr(source, "due", None), getattr(source, "refresh", None)
-            if due is not None and refresh is not None and due():
-                refresh()
+            if isinstance(source, Periodic) and source.due():
+                source.refresh()
         return self.sampler.snapshot()
 
     def advance(self) -> Frame:
@@ -51,10 +54,10 @@ class Feed:
         return Frame.between(self.before, self.now)
 
 
-def build(root: Path, bpf: bool) -> list[Source]:
-    from thpwatch.assembly import build_sources
+def build(root: Path, options: SourceOptions) -> list[Source]:
+    from thpwatch.assembly import all_sources
 
-    return list(build_sources(root))
+    return all_sources(root, options)
 
 
 def print_frames(feed: Feed, state: ViewState, iterations: int, console: Console) -> None:
@@ -108,26 +111,28 @@ def run_live(feed: Feed, state: ViewState, console: Console) -> None:
 )
 @click.option("--iterations", "-n", type=click.IntRange(min=1), help="Print N frames and exit.")
 @click.option("--once", is_flag=True, help="Print one frame (after one interval) and exit.")
-@click.option("--no-bpf", is_flag=True, help="Do not load BPF probes (files only).")
 @click.option(
     "--svg",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="With --once/--iterations: also save what was printed as an SVG picture.",
 )
 @click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("/"),
+    "--scan-interval",
+    default=5.0,
     show_default=True,
-    help="Read /sys and /proc under DIR (a fixture tree) instead of the host.",
+    type=click.FloatRange(min=0.1),
+    help="Seconds between process and cgroup scans (they cost more than the rest).",
 )
+@root_option
+@source_options
 def top(
     interval: float,
     iterations: int | None,
     once: bool,
-    no_bpf: bool,
     svg: Path | None,
+    scan_interval: float,
     root: Path,
+    **kw: Any,
 ) -> None:
     """Live view of THP activity: reserved pool, per-size rates, fault latency, top users.
 
@@ -141,6 +146,8 @@ def top(
       thpwatch top --root tests/fixtures/patched   demo of a kernel with all four series
       COLUMNS=120 thpwatch top --once --svg top.svg   a picture of one frame
     """
+    no_bpf = kw["no_bpf"]
+    options = replace(options_from(root, kw), scan_interval=scan_interval)
     if once:
         iterations = 1
     interactive = iterations is None
@@ -148,14 +155,13 @@ def top(
         raise click.UsageError("--svg needs --once or --iterations N")
     if interactive and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("not a terminal: use --once or --iterations N for a plain print")
-    bpf = not no_bpf and root.resolve() == Path("/")
-    note = "BPF off (--no-bpf)" if no_bpf else "" if bpf else f"BPF off (viewing {root})"
+    note = "BPF off (--no-bpf)" if no_bpf else "" if options.bpf else f"BPF off (viewing {root})"
     state = ViewState(interval=interval, bpf_note=note)
     console = Console(record=svg is not None)
-    if bpf and interactive:
+    if options.bpf and interactive:
         console.print("loading BPF probes…", style="dim")
     try:
-        feed = Feed(build(root, bpf))
+        feed = Feed(build(root, options))
         if interactive:
             run_live(feed, state, console)
         else:

@@ -3,26 +3,25 @@ a consistency violation, a reserved fault OOM. Detected by comparing two Snapsho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
 
-from thpwatch.snapshot import State
+from thpwatch.snapshot import Sample, State
 from thpwatch.tui import names
+from thpwatch.tui.activity import split_failed
 from thpwatch.tui.frame import Frame
 
-SPLIT_FAILURES = (
-    (names.vmstat_counter("thp_split_page_failed"), {}),
-    (names.mthp_counter("split_failed"), {}),
-    (names.SPLITS, {"result": names.SPLIT_FAILED}),
-)
 
-
-def _increased(frame: Frame, name: str, **match: str) -> bool:
-    rate = frame.rate_sum(name, **match)
+def _increased(frame: Frame, name: str, where: Callable[[Sample], bool] | None = None) -> bool:
+    rate = frame.rate_sum(name, where)
     return rate is not None and rate > 0
+
+
+def oom(sample: Sample) -> bool:
+    return sample.label("outcome") == names.OOM_OUTCOME
 
 
 def detect(frame: Frame) -> Iterator[str]:
@@ -34,11 +33,13 @@ def detect(frame: Frame) -> Iterator[str]:
     total = frame.value(names.POOL_HPAGES)
     if free == 0 and total and was_free != 0:
         yield "reserved THP pool exhausted (free_hpages 0)"
-    if any(_increased(frame, name, **match) for name, match in SPLIT_FAILURES):
-        yield "THP split failures"
-    if _increased(frame, names.FAULTS, outcome=names.OOM_OUTCOME) or _increased(
-        frame, names.KMSG_OOM_LEAKED
+    if (
+        _increased(frame, names.VMSTAT_SPLIT_PAGE_FAILED)
+        or _increased(frame, names.MTHP_SPLIT_FAILED)
+        or _increased(frame, names.SPLITS, split_failed)
     ):
+        yield "THP split failures"
+    if _increased(frame, names.FAULTS, oom) or _increased(frame, names.KMSG_OOM_LEAKED):
         yield "reserved THP fault OOM (pool could not back a fault)"
     for st in frame.now.statuses:
         was = frame.before.status(st.name, st.kind)

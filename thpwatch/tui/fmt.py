@@ -3,8 +3,11 @@ is "absent", a ratio with nothing to divide is "n/a", a rate before the second r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 
+from thpwatch.snapshot import Sample
 from thpwatch.tui.frame import Frame
 
 ABSENT_STYLE = "dim italic"
@@ -58,17 +61,26 @@ def percent(v: float) -> str:
     return f"{v * 100:.1f}%"
 
 
-def value_cell(frame: Frame, name: str, fmt=count, **labels: str) -> Text:
-    """Current value of a gauge, or "absent"."""
-    v = frame.value(name, **labels)
-    return absent() if v is None else Text(fmt(v))
+def rate_cell(
+    frame: Frame,
+    name: str,
+    style: str = "",
+    unit: str = "",
+    where: Callable[[Sample], bool] | None = None,
+    **match: str,
+) -> Text:
+    """Per-second rate of a counter, summed over its series whose labels include `match` (and
+    pass `where`): "absent" if there are none, "…" before two readings.
 
-
-def rate_cell(frame: Frame, name: str, style: str = "", **labels: str) -> Text:
-    """Per-second rate of a counter: "absent" if the kernel lacks it, "…" before two readings."""
-    if frame.value(name, **labels) is None:
+    A family that is there but has no series passing `where` (a probe counts a failure only
+    once one happens) had none in the interval: 0.
+    """
+    if not frame.has(name, **match):
         return absent()
-    r = frame.rate(name, **labels)
-    if r is None:
+    if frame.before is None:
         return pending()
-    return Text(per_second(r), style=style if r > 0 else "")
+    selected = [s for s in frame.series(name, **match) if where is None or where(s)]
+    rate = frame.rate_sum(name, where, **match) if selected else 0.0
+    if rate is None:
+        return pending()
+    return Text(per_second(rate) + unit, style=style if rate > 0 else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from thpwatch.rates import counter_rates, histogram_deltas
@@ -41,12 +41,14 @@ class Frame:
         """Per-second rate of one counter; None when absent or not yet two readings."""
         return self.rates.get((name, labels_of(labels)))
 
-    def rate_sum(self, name: str, **match: str) -> float | None:
-        """Summed rate of every series of `name` whose labels include `match`."""
+    def rate_sum(
+        self, name: str, where: Callable[[Sample], bool] | None = None, **match: str
+    ) -> float | None:
+        """Summed rate of every series of `name` whose labels include `match` (and pass where)."""
         found = [
             self.rates[(s.name, s.labels)]
             for s in self.now.series(name, **match)
-            if (s.name, s.labels) in self.rates
+            if (s.name, s.labels) in self.rates and (where is None or where(s))
         ]
         return sum(found) if found else None
 

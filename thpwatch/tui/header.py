@@ -91,4 +91,5 @@ def render_header(frame, interval: float, paused: bool = False, bpf_note: str = 
     ]
     for line in lines:
         line.no_wrap, line.overflow = True, "ellipsis"
+    lines[2].no_wrap = False  # every size's mode matters more than one line
     return Group(*lines)

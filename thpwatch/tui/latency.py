@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from itertools import pairwise
 
 from rich import box
@@ -9,9 +10,9 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from thpwatch.snapshot import Histogram, State
+from thpwatch.snapshot import Histogram, Sample, SourceStatus, State
 from thpwatch.tui import names
-from thpwatch.tui.fmt import ABSENT_STYLE, per_second, seconds
+from thpwatch.tui.fmt import ABSENT_STYLE, per_second, rate_cell, seconds
 from thpwatch.tui.frame import Frame
 
 BARS = " ▁▂▃▄▅▆▇█"
@@ -36,20 +37,39 @@ def quantile_cells(h: Histogram) -> list[Text]:
     return cells
 
 
+def not_attached(probes: list[SourceStatus]) -> Text:
+    """Fault probes grouped by state, each group with the gist of its reason (doctor has it all)."""
+    by_state: dict[State, list[SourceStatus]] = defaultdict(list)
+    for st in probes:
+        by_state[st.state].append(st)
+    text = Text("no fault latency — fault probes ", style="yellow")
+    for state, group in by_state.items():
+        gist = "not in this kernel" if state is State.ABSENT else group[0].reason.split(":")[0]
+        text.append(f"{state.value}: {gist} ({', '.join(st.name for st in group)})  ")
+    return text
+
+
 def why_no_latency(frame: Frame, bpf_note: str) -> Text:
-    """Name the reason the fault-latency histograms are missing."""
+    """Say plainly why there are no fault-latency histograms."""
     if bpf_note:
         return Text(f"no fault latency: {bpf_note}", style=ABSENT_STYLE)
-    reasons = sorted(
-        {
-            f"{st.name}: {st.state.value}" + (f" ({st.reason})" if st.reason else "")
-            for st in frame.now.statuses
-            if st.kind == "probe" and "fault" in st.name and st.state is not State.OK
-        }
-    )
-    if reasons:
-        return Text("no fault latency — probes not attached: " + "; ".join(reasons), "yellow")
+    probes = [
+        st
+        for st in frame.now.statuses
+        if st.kind == "probe" and dict(st.detail).get("group") in names.FAULT_PROBE_GROUPS
+    ]
+    if any(st.state is State.OK for st in probes):
+        return Text("fault probes attached; no fault measured yet", style=ABSENT_STYLE)
+    if probes:
+        return not_attached(probes)
+    bpf = frame.now.status(names.BPF_SOURCE, "source")
+    if bpf is not None and bpf.state is not State.OK:
+        return Text(f"no fault latency: BPF {bpf.state.value}: {bpf.reason}", style="yellow")
     return Text("no fault latency: no BPF fault probes loaded", style=ABSENT_STYLE)
+
+
+def fell_back(sample: Sample) -> bool:
+    return sample.label("outcome") == names.FALLBACK_OUTCOME
 
 
 def render_latency(frame: Frame, bpf_note: str = "", show_spark: bool = True) -> RenderableType:
@@ -65,6 +85,7 @@ def render_latency(frame: Frame, bpf_note: str = "", show_spark: bool = True) ->
     table.add_column("/s", justify="right", no_wrap=True)
     for q in QUANTILES:
         table.add_column(f"p{q * 100:g}", justify="right", no_wrap=True)
+    table.add_column("fallback/s", justify="right", no_wrap=True)
     if show_spark:
         table.add_column("histogram", no_wrap=True, style="cyan")
     known = dict(names.FAULT_KINDS)
@@ -78,6 +99,11 @@ def render_latency(frame: Frame, bpf_note: str = "", show_spark: bool = True) ->
         elapsed = frame.elapsed
         rate = Text(per_second(h.count / elapsed)) if elapsed else Text("…", style="dim")
         row = [Text(known.get(kind, kind)), rate, *quantile_cells(h)]
+        row.append(
+            rate_cell(frame, names.FAULTS, "bold red", where=fell_back, fault=kind)
+            if frame.has(names.FAULTS, fault=kind)
+            else Text("n/a", style=ABSENT_STYLE)
+        )
         if show_spark:
             row.append(Text(spark(h)))
         table.add_row(*row)

@@ -8,8 +8,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from thpwatch.rates import ratio
 from thpwatch.tui import names
-from thpwatch.tui.fmt import ABSENT_STYLE, absent, count, per_second, size_bytes
+from thpwatch.tui.fmt import ABSENT_STYLE, absent, count, per_second, percent, size_bytes
 from thpwatch.tui.frame import Frame
 
 
@@ -26,9 +27,11 @@ def pool_bar(frame: Frame, width: int) -> RenderableType:
         if total is not None and used is not None
         else Text("")
     )
-    label = Text.assemble(
-        "used ", hpages(used), " / ", hpages(total), "  free ", hpages(free, "yellow")
-    )
+    label = Text.assemble("used ", hpages(used), " / ", hpages(total))
+    share = ratio(used, total)
+    if share is not None:
+        label.append(f" ({percent(share)})")
+    label.append_text(Text.assemble("  free ", hpages(free, "yellow")))
     total_bytes = frame.value(names.POOL_BYTES)
     if total_bytes is not None:
         label.append(f"  ({size_bytes(total_bytes)} pool)")
@@ -90,11 +93,19 @@ def oom_line(frame: Frame) -> Text:
 
 
 def violation_lines(frame: Frame) -> list[Text]:
-    return [
-        Text(f"VIOLATION {s.label('check')}", style="bold white on red")
-        for s in frame.series(names.CHECK_VIOLATION)
-        if s.value
-    ]
+    """One red line per failing consistency check, with the numbers behind it."""
+    lines = []
+    for s in frame.series(names.CHECK_VIOLATION):
+        if not s.value:
+            continue
+        check = s.label("check")
+        line = Text(f"VIOLATION {check}", style="bold white on red")
+        observed = frame.value(names.CHECK_OBSERVED, check=check)
+        limit = frame.value(names.CHECK_LIMIT, check=check)
+        if observed is not None and limit is not None:
+            line.append(f"  observed {count(observed)}, limit {count(limit)}")
+        lines.append(line)
+    return lines
 
 
 def render_pool(frame: Frame, width: int) -> RenderableType:

@@ -9,6 +9,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from thpwatch.snapshot import State
 from thpwatch.tui import names
 from thpwatch.tui.activity import render_activity
 from thpwatch.tui.events import EventLog
@@ -17,9 +18,10 @@ from thpwatch.tui.header import render_header
 from thpwatch.tui.latency import render_latency
 from thpwatch.tui.pool import render_pool
 from thpwatch.tui.sizes import render_sizes
-from thpwatch.tui.top_tables import Ranking, render_ranking
+from thpwatch.tui.top_tables import Ranking, column_title, render_ranking
 
 MIN_WIDTH, MIN_HEIGHT = 60, 12
+GAP = 2  # columns between two panels side by side
 
 
 @dataclass
@@ -93,11 +95,13 @@ def render_screen(
     processes = Ranking.of(frame, names.PROCESS_PREFIX, names.PROCESS_KEY, "Top processes")
     cgroups = Ranking.of(frame, names.CGROUP_PREFIX, names.CGROUP_KEY, "Top cgroups")
     sort_col = processes.sort_column(state.sort_index)
-    sort_name = sort_col.removeprefix(names.PROCESS_PREFIX) if sort_col else None
+    sort_name = column_title(sort_col, names.PROCESS_PREFIX) if sort_col else None
     rows = 10 if height is None else max(3, height // 6)
     latency = render_latency(frame, state.bpf_note, show_spark=not compact)
     activity = render_activity(frame)
-    procs = render_ranking(processes, names.PROCESS_PREFIX, state.sort_index, state.needle, rows)
+    procs = render_ranking(
+        processes, names.PROCESS_PREFIX, state.sort_index, state.needle, rows, smaps_note(frame)
+    )
     groups = render_ranking(cgroups, names.CGROUP_PREFIX, state.sort_index, state.needle, rows)
     # (priority, name, renderable) in screen order; lower priority = kept longer when short
     blocks: list[tuple[int, str, RenderableType]] = [
@@ -105,11 +109,11 @@ def render_screen(
         (2, "pool", render_pool(frame, width)),
         (1, "sizes", render_sizes(frame, compact)),
     ]
-    if width >= 160:
+    if fits_side_by_side(console, latency, activity, width):
         blocks.append((3, "latency+activity", side_by_side(latency, activity)))
     else:
         blocks += [(3, "latency", latency), (4, "activity", activity)]
-    if width >= 110:
+    if fits_side_by_side(console, procs, groups, width):
         blocks.append((5, "processes+cgroups", side_by_side(procs, groups)))
     else:
         blocks += [(5, "processes", procs), (6, "cgroups", groups)]
@@ -120,10 +124,25 @@ def render_screen(
     return fit(console, blocks, width, height)
 
 
+def smaps_note(frame: Frame) -> str:
+    status = frame.now.status(names.PROCESS_SMAPS_STATUS)
+    if status is None or status.state is State.OK:
+        return ""
+    first_clause = status.reason.split(":")[0]  # the full reason is in `thpwatch doctor`
+    return f"smaps not read ({status.state.value}): {first_clause}"
+
+
+def fits_side_by_side(
+    console: Console, left: RenderableType, right: RenderableType, width: int
+) -> bool:
+    """Both at their natural width, with a gap, within the terminal."""
+    return console.measure(left).maximum + console.measure(right).maximum + GAP <= width
+
+
 def side_by_side(left: RenderableType, right: RenderableType) -> Table:
-    grid = Table.grid(expand=True, padding=(0, 2))
-    grid.add_column(ratio=1)
-    grid.add_column(ratio=1)
+    grid = Table.grid(padding=(0, GAP))
+    grid.add_column()
+    grid.add_column()
     grid.add_row(left, right)
     return grid
 

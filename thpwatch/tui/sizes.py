@@ -49,8 +49,8 @@ def enabled_mode(frame: Frame, size: str) -> Text:
 
 def fallback_share(frame: Frame, size: str) -> Text:
     """Fallbacks as a share of all THP fault attempts of this size in the interval."""
-    alloc_name = names.mthp_counter("anon_fault_alloc")
-    fb_name = names.mthp_counter("anon_fault_fallback")
+    alloc_name = names.MTHP_ALLOC
+    fb_name = names.MTHP_FALLBACK
     if frame.value(alloc_name, size=size) is None or frame.value(fb_name, size=size) is None:
         return absent()
     alloc, fb = frame.rate(alloc_name, size=size), frame.rate(fb_name, size=size)
@@ -84,7 +84,7 @@ def render_sizes(frame: Frame, compact: bool = False) -> Table:
         cells = [Text(size), enabled_mode(frame, size), absent() if nr is None else Text(count(nr))]
         for _header, _short, stat in RATE_COLUMNS:
             style = "red" if "fallback" in stat else "green"
-            cells.append(rate_cell(frame, names.mthp_counter(stat), style=style, size=size))
+            cells.append(rate_cell(frame, names.mthp_counter(stat), style, size=size))
             if stat == "anon_fault_fallback":
                 cells.append(fallback_share(frame, size))
         table.add_row(*cells)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich import box
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from thpwatch.snapshot import Histogram, Labels
+from thpwatch.tui import names
 from thpwatch.tui.fmt import ABSENT_STYLE, count, size_bytes
 from thpwatch.tui.frame import Frame
 
@@ -37,7 +39,7 @@ class Ranking:
                 continue
             columns.add(s.name)
             rows.setdefault(s.labels, {})[s.name] = s.value
-        return cls(title, tuple(sorted(columns)), rows)
+        return cls(title, tuple(sorted(columns, key=column_order)), rows)
 
     def sort_column(self, sort_index: int) -> str | None:
         return self.columns[sort_index % len(self.columns)] if self.columns else None
@@ -53,8 +55,15 @@ class Ranking:
         return rows
 
 
+def column_order(name: str) -> tuple[int, str]:
+    known = list(names.COLUMN_TITLES)
+    return (known.index(name) if name in known else len(known), name)
+
+
 def column_title(name: str, prefix: str) -> str:
-    return name.removeprefix(prefix).removesuffix("_total").replace("_", " ")
+    if name in names.COLUMN_TITLES:
+        return names.COLUMN_TITLES[name]
+    return name.removeprefix(prefix).removesuffix("_total").removesuffix("_bytes")
 
 
 def cell(name: str, value: float | None) -> Text:
@@ -71,8 +80,9 @@ def identity(labels: Labels) -> str:
 
 
 def render_ranking(
-    ranking: Ranking, prefix: str, sort_index: int, needle: str, max_rows: int
-) -> Table | Text:
+    ranking: Ranking, prefix: str, sort_index: int, needle: str, max_rows: int, note: str = ""
+) -> RenderableType:
+    """note: a caveat shown under the table (e.g. why some columns are missing)."""
     if not ranking.columns:
         return Text(f"{ranking.title}: none reported (source off or absent)", style=ABSENT_STYLE)
     sort_col = ranking.sort_column(sort_index)
@@ -85,7 +95,9 @@ def render_ranking(
         show_edge=False,
         pad_edge=False,
     )
-    table.add_column(ranking.title.split()[-1], no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column(
+        ranking.title.split()[-1], no_wrap=True, overflow="ellipsis", min_width=12, max_width=40
+    )
     for name in ranking.columns:
         marker = " ▼" if name == sort_col else ""
         table.add_column(column_title(name, prefix) + marker, justify="right", no_wrap=True)
@@ -93,7 +105,9 @@ def render_ranking(
     for labels, values in ranked[:max_rows]:
         table.add_row(identity(labels), *(cell(n, values.get(n)) for n in ranking.columns))
     if len(ranked) > max_rows:
-        table.caption = f"{len(ranked) - max_rows} more"
+        table.caption, table.caption_justify = f"{len(ranked) - max_rows} more", "left"
     if not ranked:
         table.add_row(Text("no match", style=ABSENT_STYLE))
-    return table
+    if not note:
+        return table
+    return Group(table, Text(note, style=ABSENT_STYLE, no_wrap=True, overflow="ellipsis"))
