@@ -37,6 +37,25 @@ THPW_FUNC_EXIT(__split_huge_pmd)
 }
 #endif
 
+#ifdef THPW_HAVE_split_huge_pmd_locked
+/* Reclaim and migration (try_to_unmap_one, try_to_migrate_one) split a PMD through
+ * split_huge_pmd_locked without __split_huge_pmd on kernels that have it (6.12: MADV_PAGEOUT
+ * split 16 PMDs, thp_split_pmd +16, that __split_huge_pmd never saw). Count those here; calls
+ * made inside __split_huge_pmd are counted (and timed) at its exit. */
+THPW_FUNC_ENTRY(split_huge_pmd_locked)
+{
+	if (!THPW_TGID_OK())
+		return 0;
+	struct thpw_start_key k = thpw_clock(THPW_CLOCK_SPLIT_PMD);
+	if (thpw_start.lookup(&k))
+		return 0;
+	struct split_key s = {SPLIT_PMD, 0};
+	u64 zero = 0;
+	thpw_add(split_counts.lookup_or_try_init(&s, &zero), 1);
+	return 0;
+}
+#endif
+
 #ifdef THPW_HAVE___split_huge_pud
 THPW_FUNC_ENTRY(__split_huge_pud)
 {

@@ -71,7 +71,8 @@ FUNCTION_PROBES = (
     _function(facts.FN_HANDLE_MM_FAULT, "faults_any"),
     _function(facts.FN_DO_HUGE_PMD_SWAP, "swapin", helpers=(facts.FN_SPLIT_HUGE_PMD,)),
     _function(facts.FN_DO_SWAP_PAGE, "swapin"),
-    _function(facts.FN_SPLIT_HUGE_PMD, "splits"),
+    # split_huge_pmd_locked: PMD splits by reclaim/migration that bypass __split_huge_pmd
+    _function(facts.FN_SPLIT_HUGE_PMD, "splits", helpers=(facts.FN_SPLIT_HUGE_PMD_LOCKED,)),
     _function(facts.FN_SPLIT_HUGE_PUD, "splits"),
     _function(facts.FN_SPLIT_HUGE_PAGE, "splits"),
     _function(facts.FN_RESERVED_THP_CHARGE, "reserved"),

@@ -1,0 +1,270 @@
+"""VM lane: boot a stock Debian kernel under QEMU and run thpwatch's function-probe tests in it.
+
+The development machines refuse fentry and have no kprobes, so thpwatch's function probes are
+proven here, on a real booted kernel: virtme-ng boots the Debian kernel (software emulation)
+with this machine's root fs shared read-only, `tests/vm/guest.sh` runs thpwatch's own tests
+inside (fentry/fexit, then kprobes forced), and this script prints pass/fail with the numbers
+the guest's tests recorded (kernel counters vs thpwatch's counts).
+
+Usage (as root): .venv/bin/python tests/vm/lane.py [--kernel 6.12] [--kernel 6.1] [--json FILE]
+Exit status 0 only if every kernel's guest run passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+CACHE = Path(os.environ.get("THPWATCH_VM_CACHE", "/var/lib/thpwatch-vm"))
+MODES = ("fentry", "kprobe")
+# Guest size: enough for bcc's clang plus 64 MiB THP workloads and a zram swap device.
+GUEST_MEMORY = "2G"
+GUEST_CPUS = "2"
+BOOT_TIMEOUT_S = 900
+# What the guest runs: thpwatch's function-probe tests (overridable for bring-up and debugging).
+GUEST_MARKERS = os.environ.get("THPWATCH_VM_MARKERS", "funcprobes")
+GUEST_TESTS = os.environ.get("THPWATCH_VM_TESTS", "tests/bpf tests/vm").split()
+
+
+@dataclass
+class Testcase:
+    name: str
+    outcome: str  # passed | failed | error | skipped
+    properties: list[tuple[str, str]] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    returncode: int | None  # the guest pytest's exit status, None if it never reported
+    tests: list[Testcase] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.returncode == 0
+            and bool(self.tests)
+            and all(t.outcome == "passed" for t in self.tests)
+            and any(t.properties for t in self.tests)
+        )
+
+
+@dataclass
+class LaneResult:
+    series: str
+    kernel_image: str
+    release: str = ""
+    vng_returncode: int | None = None
+    seconds_to_guest: float | None = None
+    seconds_total: float = 0.0
+    host_maxrss_mib: float = 0.0
+    facts: dict[str, str] = field(default_factory=dict)
+    modes: list[ModeResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    output_tail: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return (
+            not self.problems
+            and len(self.modes) == len(MODES)
+            and all(m.passed for m in self.modes)
+        )
+
+
+def prepare(series: str) -> Path:
+    """Install the lane's host prerequisites and fetch the kernel; return its image path."""
+    done = subprocess.run(
+        [str(HERE / "setup.sh"), series], stdout=subprocess.PIPE, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tests/vm/setup.sh {series} failed (exit {done.returncode})")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def vng_command(
+    kernel_image: Path,
+    results: Path,
+    *,
+    guest: str | None = None,
+    memory: str = GUEST_MEMORY,
+    append: str = "",
+) -> list[str]:
+    """vng's command line; the patched-kernel lane (tests/kernel/) passes its own bzImage, guest
+    command, memory size and kernel parameters."""
+    if guest is None:
+        guest = shlex.join([str(HERE / "guest.sh"), str(results), GUEST_MARKERS, *GUEST_TESTS])
+    extra = ["--append", append] if append else []
+    return [
+        str(CACHE / "venv/bin/vng"),
+        "--run",
+        str(kernel_image),
+        "--disable-kvm",  # this host's /dev/kvm is a PVM variant that stock guests hang under
+        "--memory",
+        memory,
+        "--cpus",
+        GUEST_CPUS,
+        "--rwdir",
+        str(results),
+        *extra,
+        "--exec",
+        guest,
+    ]
+
+
+def parse_junit(path: Path) -> list[Testcase]:
+    """The testcases of one pytest junit report, with the properties each test recorded."""
+    cases = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        outcome, message = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            node = case.find(tag)
+            if node is not None:
+                outcome = "failed" if tag == "failure" else tag
+                message = (node.get("message") or "").strip()
+                break
+        props = [(p.get("name", ""), p.get("value", "")) for p in case.iter("property")]
+        name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        cases.append(Testcase(name, outcome, props, message))
+    return cases
+
+
+def parse_facts(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
+
+
+def boot(result: LaneResult, results: Path) -> None:
+    """Boot the kernel, stream the guest's console, time it; fill in `result`."""
+    env = dict(os.environ, PATH=f"{CACHE / 'venv/bin'}:{os.environ.get('PATH', '')}")
+    start = time.monotonic()
+    output: list[str] = []
+    pytest_rc: dict[str, int] = {}
+    # QEMU truncates a log file given as fd 2: always read vng's output through a pipe.
+    with subprocess.Popen(
+        vng_command(Path(result.kernel_image), results),
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line.rstrip("\n"))
+            words = line.split()
+            if words[:1] == ["THPWATCH-GUEST-START"] and result.seconds_to_guest is None:
+                result.seconds_to_guest = time.monotonic() - start
+                result.release = words[1] if len(words) > 1 else ""
+            elif words[:1] == ["THPWATCH-GUEST-PYTEST-RC"] and len(words) == 3:
+                pytest_rc[words[1]] = int(words[2])
+            if time.monotonic() - start > BOOT_TIMEOUT_S:
+                proc.kill()
+                result.problems.append(f"guest still running after {BOOT_TIMEOUT_S} s: killed")
+                break
+        result.vng_returncode = proc.wait()
+    result.seconds_total = time.monotonic() - start
+    result.host_maxrss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result.output_tail = output[-40:]
+    result.facts = parse_facts(results / "facts.txt")
+    if result.seconds_to_guest is None:
+        result.problems.append("the guest command never started (no THPWATCH-GUEST-START line)")
+    for mode in MODES:
+        junit = results / f"junit-{mode}.xml"
+        mode_result = ModeResult(
+            mode, pytest_rc.get(mode), parse_junit(junit) if junit.exists() else []
+        )
+        result.modes.append(mode_result)
+        log = results / f"pytest-{mode}.log"
+        if log.exists() and not mode_result.passed:
+            result.output_tail += [f"--- pytest-{mode}.log (tail)"]
+            result.output_tail += log.read_text(errors="replace").splitlines()[-40:]
+    if result.vng_returncode != 0:
+        result.problems.append(f"vng exited {result.vng_returncode}")
+
+
+def run_lane(series: str, keep: Path | None = None) -> LaneResult:
+    """Boot `series` and run the guest tests; keep: copy the guest's reports and logs there."""
+    result = LaneResult(series, kernel_image=str(prepare(series)))
+    with tempfile.TemporaryDirectory(prefix=f"thpwatch-vm-{series}-") as tmp:
+        boot(result, Path(tmp))
+        if keep is not None:
+            shutil.copytree(tmp, keep / series, dirs_exist_ok=True)
+    return result
+
+
+def render(result: LaneResult) -> str:
+    verdict = "PASS" if result.passed else "FAIL"
+    to_guest = f"{result.seconds_to_guest:.1f}" if result.seconds_to_guest is not None else "-"
+    lines = [
+        f"VM lane {verdict}: Linux {result.release or result.series} "
+        f"({Path(result.kernel_image).name}), guest command after {to_guest} s, "
+        f"whole run {result.seconds_total:.1f} s, host max RSS {result.host_maxrss_mib:.0f} MiB",
+        "  guest: " + " ".join(f"{k}={v}" for k, v in result.facts.items()),
+    ]
+    for mode in result.modes:
+        lines.append(
+            f"  [{mode.mode}] pytest exit {mode.returncode}, {len(mode.tests)} tests: "
+            + ("passed" if mode.passed else "FAILED")
+        )
+        for test in mode.tests:
+            lines.append(f"    {test.outcome:7} {test.name}")
+            if test.message:
+                lines.append(f"            {test.message[:300]}")
+            for name, value in test.properties:
+                lines.append(f"            {name} = {value}")
+    lines += [f"  problem: {p}" for p in result.problems]
+    if not result.passed:
+        lines.append("  guest output (tail):")
+        lines += [f"    | {line}" for line in result.output_tail]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--kernel",
+        action="append",
+        metavar="SERIES",
+        help="Debian kernel series to boot, e.g. 6.12 or 6.1 (repeatable; default 6.12)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="copy the guest's reports and logs to DIR/SERIES"
+    )
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("the VM lane needs root (apt-get, and bcc inside the guest)")
+    results = []
+    for series in args.kernel or ["6.12"]:
+        try:
+            result = run_lane(series, args.keep)
+        except RuntimeError as exc:
+            result = LaneResult(series, kernel_image="", problems=[str(exc)])
+        print(render(result), flush=True)
+        results.append(result)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) | {"passed": r.passed} for r in results]))
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

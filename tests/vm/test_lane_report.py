@@ -1,0 +1,94 @@
+"""The VM lane's verdict logic, on pytest junit reports like the guest writes (no VM needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+# lane.py is a script beside this file, not a package module: load it by path.
+_spec = importlib.util.spec_from_file_location("vm_lane", Path(__file__).with_name("lane.py"))
+assert _spec and _spec.loader
+lane = importlib.util.module_from_spec(_spec)
+sys.modules["vm_lane"] = lane  # dataclasses resolve their annotations through sys.modules
+_spec.loader.exec_module(lane)
+
+PASSED_WITH_NUMBERS = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="2">
+<testcase classname="tests.bpf.test_function_probes" name="test_pmd_faults">
+  <properties><property name="thp_fault_alloc" value="32"/>
+  <property name="thpwatch_faults_total" value="32"/></properties>
+</testcase>
+<testcase classname="tests.bpf.test_function_probes" name="test_splits"/>
+</testsuite></testsuites>"""
+
+ONE_FAILED = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="2">
+<testcase classname="t" name="ok"><properties><property name="n" value="1"/></properties>
+</testcase>
+<testcase classname="t" name="bad"><failure message="assert 0 == 32">trace</failure></testcase>
+<testcase classname="t" name="gone"><skipped message="needs fentry"/></testcase>
+</testsuite></testsuites>"""
+
+
+def _junit(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "junit.xml"
+    path.write_text(text)
+    return path
+
+
+def test_passed_tests_and_their_numbers_are_read(tmp_path: Path) -> None:
+    cases = lane.parse_junit(_junit(tmp_path, PASSED_WITH_NUMBERS))
+    assert [c.outcome for c in cases] == ["passed", "passed"]
+    assert cases[0].name == "tests.bpf.test_function_probes::test_pmd_faults"
+    assert cases[0].properties == [("thp_fault_alloc", "32"), ("thpwatch_faults_total", "32")]
+    assert lane.ModeResult("fentry", 0, cases).passed
+
+
+def test_failures_and_skips_fail_the_mode(tmp_path: Path) -> None:
+    cases = lane.parse_junit(_junit(tmp_path, ONE_FAILED))
+    assert [(c.name, c.outcome) for c in cases] == [
+        ("t::ok", "passed"),
+        ("t::bad", "failed"),
+        ("t::gone", "skipped"),
+    ]
+    assert cases[1].message == "assert 0 == 32"
+    assert not lane.ModeResult("fentry", 1, cases).passed
+
+
+@pytest.mark.parametrize(
+    ("returncode", "with_numbers", "passed"),
+    [(0, True, True), (5, True, False), (None, True, False), (0, False, False)],
+)
+def test_mode_needs_exit_zero_and_numbers(
+    returncode: int | None, with_numbers: bool, passed: bool
+) -> None:
+    props = [("thp_split_pmd", "1")] if with_numbers else []
+    cases = [lane.Testcase("t::x", "passed", props)]
+    assert lane.ModeResult("kprobe", returncode, cases).passed is passed
+    assert not lane.ModeResult("kprobe", 0, []).passed
+
+
+def test_lane_fails_without_both_modes_or_with_a_problem() -> None:
+    good = lane.ModeResult("fentry", 0, [lane.Testcase("t::x", "passed", [("n", "1")])])
+    result = lane.LaneResult("6.12", "vmlinuz", modes=[good, good])
+    assert result.passed
+    assert not lane.LaneResult("6.12", "vmlinuz", modes=[good]).passed
+    assert not lane.LaneResult(
+        "6.12", "vmlinuz", modes=[good, good], problems=["vng exited 1"]
+    ).passed
+    text = lane.render(lane.LaneResult("6.12", "vmlinuz", release="6.12.1", modes=[good, good]))
+    assert text.startswith("VM lane PASS: Linux 6.12.1")
+    assert "n = 1" in text
+
+
+def test_facts_file_is_read_as_pairs(tmp_path: Path) -> None:
+    facts = tmp_path / "facts.txt"
+    facts.write_text("release=6.1.0-56-amd64\nthp_enabled=[always] madvise never\ngarbage\n")
+    assert lane.parse_facts(facts) == {
+        "release": "6.1.0-56-amd64",
+        "thp_enabled": "[always] madvise never",
+    }
+    assert lane.parse_facts(tmp_path / "missing.txt") == {}
