@@ -95,19 +95,31 @@ def prepare(series: str) -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
-def vng_command(kernel_image: Path, results: Path) -> list[str]:
-    guest = shlex.join([str(HERE / "guest.sh"), str(results), GUEST_MARKERS, *GUEST_TESTS])
+def vng_command(
+    kernel_image: Path,
+    results: Path,
+    *,
+    guest: str | None = None,
+    memory: str = GUEST_MEMORY,
+    append: str = "",
+) -> list[str]:
+    """vng's command line; the patched-kernel lane (tests/kernel/) passes its own bzImage, guest
+    command, memory size and kernel parameters."""
+    if guest is None:
+        guest = shlex.join([str(HERE / "guest.sh"), str(results), GUEST_MARKERS, *GUEST_TESTS])
+    extra = ["--append", append] if append else []
     return [
         str(CACHE / "venv/bin/vng"),
         "--run",
         str(kernel_image),
         "--disable-kvm",  # this host's /dev/kvm is a PVM variant that stock guests hang under
         "--memory",
-        GUEST_MEMORY,
+        memory,
         "--cpus",
         GUEST_CPUS,
         "--rwdir",
         str(results),
+        *extra,
         "--exec",
         guest,
     ]
