@@ -1,0 +1,36 @@
+"""`thpwatch doctor --json` as the in-guest tests read it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from thpcli import thpwatch
+
+
+def doctor() -> dict[str, Any]:
+    done = thpwatch("doctor", "--json")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip(), f"doctor --json printed nothing (exit {done.returncode})"
+    return json.loads(done.stdout)
+
+
+def series(report: dict[str, Any], key: str) -> dict[str, Any]:
+    """One patch series' verdict and evidence ("reserved_thp", "pud_thp", "lazy_pte", ...)."""
+    for feature in report["kernel"]["series"]:
+        if feature["key"] == key:
+            return feature
+    raise AssertionError(f"doctor reports no series {key}: {report['kernel']['series']}")
+
+
+def evidence_saying(feature: dict[str, Any], says: str, *words: str) -> list[dict[str, str]]:
+    """The evidence entries that conclude `says` and mention every one of `words`."""
+    return [
+        e
+        for e in feature["evidence"]
+        if e["says"] == says and all(w in e["check"] + " " + e["found"] for w in words)
+    ]
+
+
+def findings_mentioning(report: dict[str, Any], text: str) -> list[dict[str, str]]:
+    return [f for f in report["findings"] if text in f["problem"] + " " + f["fix"]]

@@ -1,0 +1,154 @@
+"""PUD (1 GiB) THP on a real kernel in a 6 GiB guest: the size in every sink, PUD faults and
+their latency from the probes against the kernel's counters, splits, and a process scan that
+does not destroy the 1 GiB pages it looks at."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from thpcli import Exporter, delta, probe_states, record, snapshot, thpwatch, wait_for_process
+from workload import (
+    MADV_PAGEOUT,
+    PAGE,
+    PMD_SIZE,
+    PROT_READ,
+    PUD_SIZE,
+    Holder,
+    Region,
+    byte,
+    madvise,
+    mprotect,
+    mthp_stat,
+    munmap,
+    touch,
+    vmstat,
+)
+
+PUD = "1048576kB"
+PMD = "2048kB"
+THP = "/sys/kernel/mm/transparent_hugepage"
+FAILED_OUTCOMES = ("fallback", "oom", "sigbus", "error")
+SCAN_INTERVAL_S = 5  # the exporter fixture's --scan-interval
+
+
+@pytest.fixture(autouse=True)
+def pud_thp_enabled(sysfs) -> None:  # type: ignore[no-untyped-def]
+    sysfs(f"{THP}/hugepages-{PUD}/enabled", "always")
+
+
+def fault_pud_thp(pmd_thps: int = 0) -> dict[str, int]:
+    """One 1 GiB THP (a single write fault) and `pmd_thps` 2 MiB THPs beside it."""
+    region = Region(PUD_SIZE, PUD_SIZE)
+    touch(region, 0, 1)
+    if pmd_thps:
+        touch(Region(pmd_thps * PMD_SIZE, PMD_SIZE))
+    return {"addr": region.addr}
+
+
+def test_pud_size_in_snapshot_exporter_and_top(exporter: Exporter) -> None:
+    snap = snapshot()
+    assert snap.get("thpwatch_mthp_enabled", size=PUD, mode="always") == 1
+    assert snap.series("thpwatch_mthp_anon_fault_alloc_total", size=PUD)
+    metrics = exporter.scrape()
+    assert metrics.get("thpwatch_mthp_enabled", size=PUD, mode="always") == 1
+    kernel_info = metrics.series("thpwatch_kernel_info", pud_thp="yes")
+    assert kernel_info, metrics.series("thpwatch_kernel_info")
+    top = thpwatch("top", "--once", "--no-bpf", "--interval", "0.5")
+    assert top.returncode == 0, top.stderr
+    rows = [line for line in top.stdout.splitlines() if line.split()[:1] == [PUD]]
+    assert rows and "always" in rows[0], top.stdout
+
+
+def test_pud_faults_counted_with_latency_beside_pmd(exporter: Exporter, record_property) -> None:  # type: ignore[no-untyped-def]
+    before = exporter.scrape()
+    alloc_before = mthp_stat(PUD, "anon_fault_alloc")
+    with Holder("pud-fault", lambda: fault_pud_thp(pmd_thps=16)):
+        alloc = mthp_stat(PUD, "anon_fault_alloc") - alloc_before
+    after = exporter.scrape()
+    assert probe_states(after).get("do_huge_pud_anonymous_page") == "ok"
+    ok = delta(before, after, "thpwatch_faults_total", fault="pud_anon", outcome="ok")
+    retried = delta(before, after, "thpwatch_faults_total", fault="pud_anon", outcome="retry")
+    failed = {
+        o: delta(before, after, "thpwatch_faults_total", fault="pud_anon", outcome=o)
+        for o in FAILED_OUTCOMES
+    }
+    assert alloc == 1 and ok == alloc, (alloc, ok)
+    assert not any(failed.values()), f"a retried first attempt is not a failure: {failed}"
+    pud_count = delta(before, after, "thpwatch_fault_seconds_count", fault="pud_anon")
+    pud_sum = delta(before, after, "thpwatch_fault_seconds_sum", fault="pud_anon")
+    pmd_count = delta(before, after, "thpwatch_fault_seconds_count", fault="pmd_anon")
+    pmd_sum = delta(before, after, "thpwatch_fault_seconds_sum", fault="pmd_anon")
+    assert pud_count == ok, "only completed attempts are timed (VM_FAULT_RETRY is not)"
+    assert pmd_count >= 16
+    # Zeroing 1 GiB against 2 MiB: the PUD fault's mean latency is far above the PMD faults'.
+    assert pud_sum / pud_count > pmd_sum / pmd_count > 0
+    record(
+        record_property,
+        pud_faults_ok=ok,
+        pud_faults_retry=retried,
+        anon_fault_alloc_1G=alloc,
+        pud_fault_mean_s=round(pud_sum / pud_count, 4),
+        pmd_fault_mean_s=round(pmd_sum / pmd_count, 6),
+        pmd_faults=pmd_count,
+    )
+
+
+def split_by(how: str) -> dict[str, int]:
+    """Fault a 1 GiB THP, split it one way, check the data survived."""
+    region = Region(PUD_SIZE, PUD_SIZE)
+    touch(region, 0, PMD_SIZE, step=PAGE)  # the first write faults the whole 1 GiB THP
+    if how == "munmap":
+        assert munmap(region, PUD_SIZE - PMD_SIZE, PMD_SIZE) == 0
+    elif how == "fork":
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    elif how == "mprotect":
+        assert mprotect(region, PROT_READ, 0, PMD_SIZE) == 0
+    elif how == "pageout":
+        assert madvise(region, MADV_PAGEOUT) == "ok"
+    return {"intact": int(byte(region, 0) == 0x5A and byte(region, PMD_SIZE - PAGE) == 0x5A)}
+
+
+@pytest.mark.parametrize("how", ["munmap", "fork", "mprotect", "pageout"])
+def test_pud_split_seen_by_vmstat_and_split_probe(
+    exporter: Exporter,
+    how: str,
+    record_property,  # type: ignore[no-untyped-def]
+) -> None:
+    before = exporter.scrape()
+    kernel_before = vmstat("thp_split_pud")
+    with Holder(f"pud-{how}", lambda: split_by(how)) as holder:
+        assert holder.result == {"intact": 1}
+    kernel = vmstat("thp_split_pud") - kernel_before
+    after = exporter.scrape()
+    assert kernel == 1
+    assert delta(before, after, "thpwatch_vmstat_thp_split_pud_total") == 1
+    assert delta(before, after, "thpwatch_splits_total", level="pud") == kernel
+    assert delta(before, after, "thpwatch_split_seconds_count", level="pud") == kernel
+    record(record_property, thp_split_pud=kernel)
+
+
+def test_process_scan_leaves_pud_thps_unsplit(exporter: Exporter, record_property) -> None:  # type: ignore[no-untyped-def]
+    """The exporter's scan (smaps walks, safe on this kernel: it has the PUD walker), `top` and
+    `snapshot` each look at the process; the 1 GiB THP must still be one afterwards."""
+    splits_before = vmstat("thp_split_pud")
+    with Holder("pud-scanned", fault_pud_thp):
+        assert mthp_stat(PUD, "nr_anon") == 1
+        first = wait_for_process(exporter, "pud-scanned")
+        time.sleep(SCAN_INTERVAL_S + 1)  # and one more scan
+        second = exporter.scrape()
+        top = thpwatch("top", "--once", "--no-bpf", "--interval", "0.5")
+        snap = thpwatch("snapshot", "--json")
+        still_huge = mthp_stat(PUD, "nr_anon")
+        splits = vmstat("thp_split_pud") - splits_before
+    assert top.returncode == 0 and snap.returncode == 0
+    huge = [
+        r.total("thpwatch_process_anon_huge_bytes", comm="pud-scanned") for r in (first, second)
+    ]
+    assert huge == [PUD_SIZE, PUD_SIZE], "the scan reads the THP through smaps"
+    assert splits == 0 and still_huge == 1, "thpwatch split the 1 GiB THP it was looking at"
+    record(record_property, thp_split_pud_during_scans=splits, anon_huge_bytes_seen=huge)
