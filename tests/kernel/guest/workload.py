@@ -10,14 +10,18 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from thpwatch.kernel.facts import (
+    MADV_HUGEPAGE,
+    MADV_NOHUGEPAGE,
+    MADV_PAGEOUT,
+    MADV_RESERVED_THP,
+    PMD_ORDER,
+    PUD_ORDER,
+)
 from thpwatch.workload import PAGE, Did, Region
 
-PMD_SIZE = 2 << 20
-PUD_SIZE = 1 << 30
-
-MADV_NOHUGEPAGE = 15
-MADV_PAGEOUT = 21
-MADV_RESERVED_THP = 26
+PMD_SIZE = PAGE << PMD_ORDER
+PUD_SIZE = PAGE << PUD_ORDER
 PROT_READ = 1
 MREMAP_MAYMOVE = 1
 
@@ -28,7 +32,14 @@ _libc.mremap.restype = ctypes.c_void_p
 _libc.mremap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int)
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
-__all__ = ["PAGE", "Region"]
+__all__ = [
+    "MADV_HUGEPAGE",
+    "MADV_NOHUGEPAGE",
+    "MADV_PAGEOUT",
+    "MADV_RESERVED_THP",
+    "PAGE",
+    "Region",
+]
 
 
 def madvise(region: Region, advice: int, offset: int = 0, length: int | None = None) -> str:
