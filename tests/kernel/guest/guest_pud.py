@@ -47,20 +47,6 @@ def fault_pud_thp(pmd_thps: int = 0) -> dict[str, int]:
     return {"addr": region.addr}
 
 
-def test_pud_size_in_snapshot_exporter_and_top(exporter: Exporter) -> None:
-    snap = snapshot()
-    assert snap.get("thpwatch_mthp_enabled", size=PUD, mode="always") == 1
-    assert snap.series("thpwatch_mthp_anon_fault_alloc_total", size=PUD)
-    metrics = exporter.scrape()
-    assert metrics.get("thpwatch_mthp_enabled", size=PUD, mode="always") == 1
-    kernel_info = metrics.series("thpwatch_kernel_info", pud_thp="yes")
-    assert kernel_info, metrics.series("thpwatch_kernel_info")
-    top = thpwatch("top", "--once", "--no-bpf", "--interval", "0.5")
-    assert top.returncode == 0, top.stderr
-    rows = [line for line in top.stdout.splitlines() if line.split()[:1] == [PUD]]
-    assert rows and "always" in rows[0], top.stdout
-
-
 def test_pud_faults_counted_with_latency_beside_pmd(exporter: Exporter, record_property) -> None:  # type: ignore[no-untyped-def]
     before = exporter.scrape()
     alloc_before = mthp_stat(PUD, "anon_fault_alloc")
@@ -132,22 +118,32 @@ def test_pud_split_seen_by_vmstat_and_split_probe(
     record(record_property, thp_split_pud=kernel)
 
 
-def test_process_scan_leaves_pud_thps_unsplit(exporter: Exporter, record_property) -> None:  # type: ignore[no-untyped-def]
-    """The exporter's scan (smaps walks, safe on this kernel: it has the PUD walker), `top` and
-    `snapshot` each look at the process; the 1 GiB THP must still be one afterwards."""
+def test_pud_thp_in_every_sink_and_left_unsplit_by_scans(
+    exporter: Exporter,
+    record_property,  # type: ignore[no-untyped-def]
+) -> None:
+    """A process holds one 1 GiB THP while the exporter's process scan (smaps walks: safe on
+    this kernel, which has the PUD walker), `snapshot` and `top` look at it: each shows the
+    1 GiB size, and the THP is still one 1 GiB THP afterwards."""
     splits_before = vmstat("thp_split_pud")
     with Holder("pud-scanned", fault_pud_thp):
         assert mthp_stat(PUD, "nr_anon") == 1
         first = wait_for_process(exporter, "pud-scanned")
         time.sleep(SCAN_INTERVAL_S + 1)  # and one more scan
-        second = exporter.scrape()
+        metrics = exporter.scrape()
+        snap = snapshot()
         top = thpwatch("top", "--once", "--no-bpf", "--interval", "0.5")
-        snap = thpwatch("snapshot", "--json")
         still_huge = mthp_stat(PUD, "nr_anon")
         splits = vmstat("thp_split_pud") - splits_before
-    assert top.returncode == 0 and snap.returncode == 0
+    for reading in (snap, metrics):
+        assert reading.get("thpwatch_mthp_enabled", size=PUD, mode="always") == 1
+        assert reading.get("thpwatch_mthp_nr_anon", size=PUD) == 1
+        assert reading.series("thpwatch_kernel_info", pud_thp="yes")
+    assert top.returncode == 0, top.stderr
+    rows = [line.split() for line in top.stdout.splitlines() if line.split()[:1] == [PUD]]
+    assert rows and rows[0][1:3] == ["always", "1"], top.stdout  # size, mode, nr_anon
     huge = [
-        r.total("thpwatch_process_anon_huge_bytes", comm="pud-scanned") for r in (first, second)
+        r.total("thpwatch_process_anon_huge_bytes", comm="pud-scanned") for r in (first, metrics)
     ]
     assert huge == [PUD_SIZE, PUD_SIZE], "the scan reads the THP through smaps"
     assert splits == 0 and still_huge == 1, "thpwatch split the 1 GiB THP it was looking at"

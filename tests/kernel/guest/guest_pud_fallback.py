@@ -3,7 +3,7 @@ sees the fallback the kernel counts."""
 
 from __future__ import annotations
 
-from thpcli import Exporter, delta, record, snapshot
+from thpcli import Exporter, delta, record
 from workload import PUD_SIZE, Holder, Region, mthp_stat, touch
 
 PUD = "1048576kB"
@@ -19,15 +19,12 @@ def test_pud_fault_falls_back_in_small_guest(exporter: Exporter, sysfs, record_p
     sysfs(f"{THP}/hugepages-{PUD}/enabled", "always")
     sysfs("/proc/sys/vm/overcommit_memory", "1")  # a 2 GiB mapping in a 1 GiB guest
     before = exporter.scrape()
-    snap_before = snapshot()
     fallback_before = mthp_stat(PUD, "anon_fault_fallback")
     with Holder("pud-fallback", fault_in_1g_region):
         fallback = mthp_stat(PUD, "anon_fault_fallback") - fallback_before
-        snap_after = snapshot()
     after = exporter.scrape()
     assert fallback == 1
-    name = "thpwatch_mthp_anon_fault_fallback_total"
-    assert snap_after.total(name, size=PUD) - snap_before.total(name, size=PUD) == 1
+    assert delta(before, after, "thpwatch_mthp_anon_fault_fallback_total", size=PUD) == 1
     probe = delta(before, after, "thpwatch_faults_total", fault="pud_anon", outcome="fallback")
     assert probe == fallback
     assert delta(before, after, "thpwatch_faults_total", fault="pud_anon", outcome="ok") == 0
