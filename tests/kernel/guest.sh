@@ -22,7 +22,7 @@ for node in "$@"; do nodes+=("tests/kernel/guest/$node"); done
 # guest_*.py are not test_*.py, so host pytest never collects them; named here, they run. Their
 # fixtures come as a plugin (-p kernel_guest_fixtures), not a conftest.py host collection would import.
 (cd "$repo" && PYTHONPATH="$repo/tests/kernel/guest" .venv/bin/python -m pytest \
-    -p no:cacheprovider -p kernel_guest_fixtures -q -rA -o junit_family=xunit1 \
+    -p no:cacheprovider -p kernel_guest_fixtures -q -rA --durations=10 -o junit_family=xunit1 \
     --junitxml="$results/junit.xml" "${nodes[@]}") >"$results/pytest.log" 2>&1
 rc=$?
 echo "THPWATCH-KERNEL-GUEST-RC $rc"
