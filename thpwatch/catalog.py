@@ -16,6 +16,8 @@ from thpwatch.metric import DiscoveredFamily, Metric
 # Modules that declare metrics. A module listed here must exist and import cleanly.
 EMITTERS = (
     "thpwatch.status_metrics",
+    "thpwatch.exporter.self_metrics",
+    "thpwatch.features",
     "thpwatch.sources.files",
     "thpwatch.sources.procscan",
     "thpwatch.sources.cgroups",

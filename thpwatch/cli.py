@@ -36,6 +36,6 @@ def main() -> None:
     Examples:
       thpwatch doctor            what this kernel has and what thpwatch can attach
       thpwatch snapshot --json   everything read once, machine-readable
-      thpwatch run               Prometheus exporter on :9878
+      thpwatch run               Prometheus exporter on :10386
       thpwatch top               live terminal view
     """

@@ -1,0 +1,72 @@
+/* THP splits: PMD, PUD and folio splits, counted by result and timed. Split functions are void
+ * on current kernels and may return an int (-errno) in later revisions: THPW_INT_RETVAL reads
+ * the result only where the BTF prototype has one; a void split counts with ret 0. */
+#include "thpwatch.h"
+
+#define SPLIT_PMD 0
+#define SPLIT_PUD 1
+#define SPLIT_FOLIO 2
+BPF_PERCPU_ARRAY(split_hist, struct thpw_hist, 3);
+
+struct split_key {
+	u32 level;
+	s32 ret;
+};
+BPF_PERCPU_HASH(split_counts, struct split_key, u64, 256);
+
+#ifdef THPW_HAVE___split_huge_pmd
+THPW_FUNC_ENTRY(__split_huge_pmd)
+{
+#ifdef THPW_GROUP_swapin
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	u32 *seen = swapin_split_seen.lookup(&tid); /* swap-in split fallback */
+	if (seen)
+		*seen = 1;
+#endif
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PMD
+#include "timed_entry.inc"
+}
+
+THPW_FUNC_EXIT(__split_huge_pmd)
+{
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PMD
+#include "timed_exit.inc"
+#define THPW_SPLIT_LEVEL SPLIT_PMD
+#define THPW_SPLIT_RET THPW_INT_RETVAL(__split_huge_pmd)
+#include "split_exit.inc"
+}
+#endif
+
+#ifdef THPW_HAVE___split_huge_pud
+THPW_FUNC_ENTRY(__split_huge_pud)
+{
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PUD
+#include "timed_entry.inc"
+}
+
+THPW_FUNC_EXIT(__split_huge_pud)
+{
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PUD
+#include "timed_exit.inc"
+#define THPW_SPLIT_LEVEL SPLIT_PUD
+#define THPW_SPLIT_RET THPW_INT_RETVAL(__split_huge_pud)
+#include "split_exit.inc"
+}
+#endif
+
+#ifdef THPW_HAVE_split_huge_page_to_list_to_order
+THPW_FUNC_ENTRY(split_huge_page_to_list_to_order)
+{
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_FOLIO
+#include "timed_entry.inc"
+}
+
+THPW_FUNC_EXIT(split_huge_page_to_list_to_order)
+{
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_FOLIO
+#include "timed_exit.inc"
+#define THPW_SPLIT_LEVEL SPLIT_FOLIO
+#define THPW_SPLIT_RET THPW_INT_RETVAL(split_huge_page_to_list_to_order)
+#include "split_exit.inc"
+}
+#endif

@@ -1,0 +1,75 @@
+"""The default list of sources a Sampler runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from thpwatch.checks import ChecksSource
+from thpwatch.features import has_lazy_pte
+from thpwatch.kernel.readings import KernelReadings
+from thpwatch.sources.base import Emitter, Source, SourceAbsent
+from thpwatch.sources.files import (
+    CmdlineSource,
+    MeminfoSource,
+    MthpSource,
+    PagetypeinfoSource,
+    ReservedThpSource,
+    ThpSettingsSource,
+    VmstatSource,
+)
+from thpwatch.sources.host import SourceOptions, host_sources
+
+
+def build_sources(
+    root: Path = Path("/"), *, lazy_pte: Callable[[], bool | None] = lambda: None
+) -> list[Source]:
+    """Sources reading the kernel under `root`.
+
+    lazy_pte tells the checks whether the kernel carries the lazy-PTE series (True/False), or
+    None when unknown; the PMD page-table deposit estimate is only emitted when it is known.
+    """
+    readings = KernelReadings(root)
+    return [
+        ThpSettingsSource(root),
+        MthpSource(readings),
+        ReservedThpSource(readings),
+        CmdlineSource(readings),
+        VmstatSource(readings),
+        MeminfoSource(root),
+        PagetypeinfoSource(readings),
+        ChecksSource(readings, lazy_pte),
+    ]
+
+
+def all_sources(root: Path, options: SourceOptions) -> list[Source]:
+    """Everything one Snapshot reads: the kernel files and checks (lazy-PTE from feature
+    detection), the host sources of `options`, and the BPF probes when options.bpf and root is
+    the running system's."""
+    # Host sources first: feature detection (BTF, kallsyms) then costs the features source's
+    # time, not the checks' that ask whether the kernel has lazy PTE.
+    sources = [
+        *host_sources(root, options),
+        *build_sources(root, lazy_pte=lambda: has_lazy_pte(root)),
+    ]
+    if options.bpf and root == Path("/"):
+        sources.append(_bpf_source())
+    return sources
+
+
+def _bpf_source() -> Source:
+    try:
+        from thpwatch.probes.source import BpfSource
+    except ImportError as e:
+        return _Unavailable("bpf", f"BPF probes are not part of this build: {e}")
+    return BpfSource()
+
+
+class _Unavailable:
+    """Stands for a source whose code is missing: reports absent with the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
+
+    def collect(self, out: Emitter) -> None:
+        raise SourceAbsent(self.reason)

@@ -1,0 +1,44 @@
+"""`thpwatch snapshot`: read everything once and print it (table, or JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from thpwatch.commands.common import (
+    EXIT_CODES_HELP,
+    exit_code,
+    json_option,
+    options_from,
+    read_once,
+    root_option,
+    source_options,
+)
+from thpwatch.commands.tables import sample_table, status_table
+
+
+@click.command(
+    epilog=f"""\b
+Examples:
+  thpwatch snapshot                     tables of every source's state and every metric
+  thpwatch snapshot --json | jq '.samples[] | select(.name | test("reserved"))'
+  thpwatch snapshot --root tests/fixtures/patched --json   a fixture tree instead of /
+
+{EXIT_CODES_HELP}"""
+)
+@root_option
+@json_option
+@source_options
+def snapshot(root: Path, as_json: bool, **kw: object) -> None:
+    """Read every source once: THP files, kernel features, kernel log, processes, cgroups."""
+    snap = read_once(root, options_from(root, kw))
+    if as_json:
+        click.echo(json.dumps(snap.to_json(), indent=2))
+    else:
+        console = Console()
+        console.print(status_table(snap.statuses))
+        console.print(sample_table(snap.samples))
+    raise SystemExit(exit_code(snap.statuses))

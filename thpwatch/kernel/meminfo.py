@@ -1,0 +1,21 @@
+"""/proc/meminfo: `Name:   value kB` lines (values in bytes here) and unit-less counts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from thpwatch.kernel import facts
+from thpwatch.kernel.text import KeyValues, parse_lines, read_text
+
+_LINE = re.compile(r"(?P<name>[A-Za-z0-9_()]+):\s+(?P<value>\d+)(?P<kb> kB)?")
+
+
+def parse_meminfo(path: Path | str, text: str) -> KeyValues:
+    """`kB` fields are converted to bytes; fields without unit (HugePages_*) are counts."""
+    return parse_lines(path, text, _LINE, lambda m: int(m["value"]) * (1024 if m["kb"] else 1))
+
+
+def read_meminfo(root: Path) -> KeyValues:
+    path = root / facts.PROC_MEMINFO
+    return parse_meminfo(path, read_text(path))

@@ -1,0 +1,57 @@
+"""Parsed kernel files shared by the sources of one Snapshot, so each file is read once.
+
+Two sources need /proc/pagetypeinfo (the pagetypeinfo source and the consistency checks), three
+need the reserved pool, and so on. A Shared reading hands a value to each source at most once:
+the second source of a Snapshot gets the first one's reading, the next Snapshot reads afresh.
+That needs no knowledge of source order or of Snapshot boundaries; max_age only bounds how old a
+shared reading can be when one source runs much less often than another.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from thpwatch.kernel.mthp import MthpReading, read_mthp
+from thpwatch.kernel.pagetypeinfo import PageTypeInfo, read_pagetypeinfo
+from thpwatch.kernel.reserved_thp import ReservedThpPool, read_reserved_thp
+from thpwatch.kernel.text import KeyValues
+from thpwatch.kernel.thp_settings import read_hpage_pmd_size
+from thpwatch.kernel.vmstat import read_vmstat
+
+T = TypeVar("T")
+
+
+class Shared(Generic[T]):
+    def __init__(self, read: Callable[[], T], max_age: float = 1.0) -> None:
+        self._read = read
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._value: tuple[T] | None = None
+        self._taken = 0.0
+        self._users: set[str] = set()
+
+    def get(self, user: str) -> T:
+        """A reading `user` has not had yet: another user's recent one, or a fresh one.
+        Read errors propagate to the caller and are not remembered."""
+        with self._lock:
+            now = time.monotonic()
+            if self._value is None or user in self._users or now - self._taken > self._max_age:
+                self._value, self._taken, self._users = (self._read(),), now, set()
+            self._users.add(user)
+            return self._value[0]
+
+
+class KernelReadings:
+    """The kernel files more than one source reads, under one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.hpage_pmd_size: Shared[int] = Shared(lambda: read_hpage_pmd_size(root))
+        self.pool: Shared[ReservedThpPool | None] = Shared(lambda: read_reserved_thp(root))
+        self.mthp: Shared[MthpReading] = Shared(lambda: read_mthp(root))
+        self.vmstat: Shared[KeyValues] = Shared(lambda: read_vmstat(root))
+        self.pagetypeinfo: Shared[PageTypeInfo] = Shared(lambda: read_pagetypeinfo(root))

@@ -1,0 +1,56 @@
+"""Measure what a PMD THP fault adds to this process's page tables (VmPTE).
+
+Kernels that deposit a PTE table with every anonymous PMD THP grow VmPTE by 4 KiB per THP; with
+the lazy-PTE series they do not (KERNEL-INTERFACES §3: 64 THPs, +256 KiB vs +0). This faults a
+few THPs in this very process, so it only describes the running kernel, and frees them again.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+from pathlib import Path
+
+from thpwatch.kernel import facts
+from thpwatch.kernel.pid_status import kb_field_bytes
+
+PMD_SIZE = 2 << 20  # x86-64
+PROC_SELF = Path("/proc/self")
+
+
+@dataclass(frozen=True)
+class VmpteGrowth:
+    thps: int  # PMD THPs the kernel gave the test region
+    vmpte_bytes: int  # how much VmPTE grew meanwhile
+
+
+def _field(path: Path, key: str) -> int:
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name == key:
+            size = kb_field_bytes(value)
+            if size is not None:
+                return size
+    raise ValueError(f"{path}: no {key} line in kB")
+
+
+def _reading() -> tuple[int, int]:
+    # smaps_rollup walks only this process, which has no PUD THP: nothing to split.
+    return (
+        _field(PROC_SELF / facts.PROC_PID_STATUS, facts.STATUS_VMPTE),
+        _field(PROC_SELF / "smaps_rollup", facts.SMAPS_ANON_HUGE),
+    )
+
+
+def measure_vmpte_growth(thps: int = 32) -> VmpteGrowth:
+    """Fault up to `thps` MADV_HUGEPAGE THPs and report VmPTE growth. Raises OSError."""
+    vmpte_before, huge_before = _reading()
+    region = mmap.mmap(-1, (thps + 1) * PMD_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        region.madvise(mmap.MADV_HUGEPAGE)
+        for offset in range(0, len(region), mmap.PAGESIZE):
+            region[offset] = 1
+        vmpte_after, huge_after = _reading()
+    finally:
+        region.close()
+    return VmpteGrowth((huge_after - huge_before) // PMD_SIZE, vmpte_after - vmpte_before)

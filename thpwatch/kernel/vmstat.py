@@ -1,0 +1,30 @@
+"""/proc/vmstat: one `name value` line per counter."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from thpwatch.kernel import facts
+from thpwatch.kernel.text import KeyValues, parse_lines, read_text
+
+_LINE = re.compile(r"(?P<name>[a-z0-9_]+) (?P<value>-?\d+)")  # some nr_* dip below 0 per-CPU
+
+
+def parse_vmstat(path: Path | str, text: str) -> KeyValues:
+    return parse_lines(path, text, _LINE, lambda m: int(m["value"]))
+
+
+def read_vmstat(root: Path) -> KeyValues:
+    path = root / facts.PROC_VMSTAT
+    return parse_vmstat(path, read_text(path))
+
+
+def is_gauge(name: str) -> bool:
+    """nr_* lines are current values; every other vmstat line counts events since boot."""
+    return name.startswith(facts.VMSTAT_GAUGE_PREFIX)
+
+
+def is_watched(name: str) -> bool:
+    """The vmstat lines thpwatch exports: THP and compaction families, plus a few named ones."""
+    return name.startswith(facts.VMSTAT_PREFIXES) or name in facts.VMSTAT_NAMES

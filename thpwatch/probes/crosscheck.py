@@ -1,0 +1,227 @@
+"""BPF counts against the kernel's own counters over the same interval.
+
+Each Check pairs a probe's count with a kernel counter. `exact` checks report |bpf - kernel| /
+kernel (the order-9 allocation count must match the PMD THP allocations the kernel counts,
+anon_fault_alloc of the PMD size on a quiet host, within 1 %); the others report 0 when both
+sides saw activity or both saw none, 1 when only one did. A function probe that is attached but
+counted nothing while its kernel counter moved is *silent* (inlined callers, compiler clones):
+reported on the probe's status. Only meaningful without a process filter (the kernel counters
+are system-wide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from thpwatch.kernel import facts
+from thpwatch.kernel.mthp import read_mthp
+from thpwatch.kernel.vmstat import read_vmstat
+from thpwatch.probes.decode import FAULTS, SPLITS, RawMaps
+
+PMD_SIZE = f"{(facts.PAGE_SIZE << facts.PMD_ORDER) // 1024}kB"
+PUD_SIZE = f"{(facts.PAGE_SIZE << facts.PUD_ORDER) // 1024}kB"
+
+KernelCounts = dict[str, int]  # "vmstat:<name>" and "mthp:<size>:<stat>"
+# Every PMD THP allocation the kernel counts: anonymous faults, collapses (khugepaged,
+# MADV_COLLAPSE), file/shmem THPs. On a quiet host it is the faults alone.
+PMD_THP_ALLOCS = (
+    f"mthp:{PMD_SIZE}:anon_fault_alloc",
+    "vmstat:thp_collapse_alloc",
+    "vmstat:thp_file_alloc",
+)
+
+
+def read_kernel_counts(root: Path = Path("/")) -> KernelCounts:
+    counts: KernelCounts = {}
+    for name, value in read_vmstat(root).values:
+        counts[f"vmstat:{name}"] = value
+    for size in read_mthp(root).sizes:
+        for stat, value in size.stats:
+            counts[f"mthp:{size.size}:{stat}"] = value
+    return counts
+
+
+def kernel_sum(*keys: str) -> Callable[[KernelCounts], int | None]:
+    def total(k: KernelCounts) -> int | None:
+        values = [k[key] for key in keys if key in k]
+        return sum(values) if values else None
+
+    return total
+
+
+def thp_migratetypes(names: Sequence[str]) -> frozenset[int] | None:
+    """Indexes of the migratetypes THPs are allocated from (pagetypeinfo column order); None
+    when the names are unknown (then every allocation of the order counts)."""
+    wanted = (facts.MIGRATETYPE_MOVABLE, facts.MIGRATETYPE_RESERVED_THP)
+    found = frozenset(i for i, name in enumerate(names) if name in wanted)
+    return found or None
+
+
+def allocs_of_order(
+    order: int, migratetypes: frozenset[int] | None = None
+) -> Callable[[RawMaps], int | None]:
+    def total(r: RawMaps) -> int | None:
+        if r.alloc is None:
+            return None
+        return sum(
+            n
+            for (o, mt, _res), n in r.alloc.items()
+            if o == order and (migratetypes is None or mt in migratetypes)
+        )
+
+    return total
+
+
+def fault_calls(fault: str) -> Callable[[RawMaps], int | None]:
+    index = FAULTS.index(fault)
+
+    def total(r: RawMaps) -> int | None:
+        if r.fault_counts is None:
+            return None
+        return sum(
+            n
+            for (f, ret, _split), n in r.fault_counts.items()
+            if f == index and not ret & facts.VM_FAULT_RETRY
+        )
+
+    return total
+
+
+def split_calls(level: str) -> Callable[[RawMaps], int | None]:
+    index = SPLITS.index(level)
+
+    def total(r: RawMaps) -> int | None:
+        if r.split_counts is None:
+            return None
+        return sum(n for (lv, _ret), n in r.split_counts.items() if lv == index)
+
+    return total
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    probe: str
+    kernel_counter: str  # for messages
+    kernel: Callable[[KernelCounts], int | None]
+    bpf: Callable[[RawMaps], int | None]
+    exact: bool
+
+
+def _fault_check(name: str, probe: str, size: str, fault: str) -> Check:
+    """A THP fault handler's completed calls against its size's alloc + fallback counts."""
+    stats = ("anon_fault_alloc", "anon_fault_fallback")
+    return Check(
+        name,
+        probe,
+        f"hugepages-{size}/stats/{' + '.join(stats)}",
+        kernel_sum(*(f"mthp:{size}:{stat}" for stat in stats)),
+        fault_calls(fault),
+        exact=False,
+    )
+
+
+def checks(thp_types: frozenset[int] | None = None) -> tuple[Check, ...]:
+    """The checks; thp_types: migratetype indexes THPs come from (see thp_migratetypes)."""
+    return (
+        Check(
+            "pmd_alloc",
+            "mm_page_alloc",
+            f"hugepages-{PMD_SIZE}/stats/anon_fault_alloc + thp_collapse_alloc + thp_file_alloc",
+            kernel_sum(*PMD_THP_ALLOCS),
+            allocs_of_order(facts.PMD_ORDER, thp_types),
+            exact=True,
+        ),
+        _fault_check("pmd_fault", facts.FN_DO_HUGE_PMD_ANON, PMD_SIZE, "pmd_anon"),
+        _fault_check("pud_fault", facts.FN_DO_HUGE_PUD_ANON, PUD_SIZE, "pud_anon"),
+        Check(
+            "pmd_swapin",
+            facts.FN_DO_HUGE_PMD_SWAP,
+            f"hugepages-{PMD_SIZE}/stats/swpin",
+            kernel_sum(f"mthp:{PMD_SIZE}:swpin"),
+            fault_calls("pmd_swapin"),
+            exact=False,
+        ),
+        Check(
+            "pte_swapin",
+            facts.FN_DO_SWAP_PAGE,
+            "vmstat pswpin",
+            kernel_sum("vmstat:pswpin"),
+            fault_calls("pte_swapin"),
+            exact=False,
+        ),
+        Check(
+            "split_pmd",
+            facts.FN_SPLIT_HUGE_PMD,
+            f"vmstat {facts.VMSTAT_THP_SPLIT_PMD}",
+            kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PMD}"),
+            split_calls("pmd"),
+            exact=False,
+        ),
+        Check(
+            "split_pud",
+            facts.FN_SPLIT_HUGE_PUD,
+            f"vmstat {facts.VMSTAT_THP_SPLIT_PUD}",
+            kernel_sum(f"vmstat:{facts.VMSTAT_THP_SPLIT_PUD}"),
+            split_calls("pud"),
+            exact=False,
+        ),
+        Check(
+            "split_folio",
+            facts.FN_SPLIT_HUGE_PAGE,
+            "vmstat thp_split_page + thp_split_page_failed",
+            kernel_sum("vmstat:thp_split_page", "vmstat:thp_split_page_failed"),
+            split_calls("folio"),
+            exact=False,
+        ),
+    )
+
+
+CHECKS = checks()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    check: str
+    probe: str
+    kernel_delta: int
+    bpf_delta: int
+    disagreement: float
+    silent: str  # "" or why the probe is silent
+
+
+def disagreement(kernel_delta: int, bpf_delta: int, exact: bool) -> float:
+    if exact:
+        return abs(bpf_delta - kernel_delta) / max(kernel_delta, 1)
+    return 0.0 if (kernel_delta > 0) == (bpf_delta > 0) else 1.0
+
+
+class CrossCheck:
+    """Keeps the previous readings; each compare() covers the interval since the last one."""
+
+    def __init__(self, checks: Iterable[Check] = CHECKS) -> None:
+        self.checks = tuple(checks)
+        self._last: dict[str, tuple[int, int]] = {}
+
+    def compare(self, kernel: KernelCounts, raw: RawMaps, attached: set[str]) -> list[Outcome]:
+        outcomes = []
+        for c in self.checks:
+            k, b = c.kernel(kernel), c.bpf(raw)
+            if c.probe not in attached or k is None or b is None:
+                self._last.pop(c.name, None)
+                continue
+            last = self._last.get(c.name)
+            self._last[c.name] = (k, b)
+            if last is None:
+                continue  # first reading: no interval yet
+            dk, db = k - last[0], b - last[1]
+            silent = ""
+            if dk > 0 and db == 0:
+                silent = (
+                    f"silent: attached but counted 0 while {c.kernel_counter} rose by {dk} "
+                    "(inlined or cloned call sites?)"
+                )
+            outcomes.append(Outcome(c.name, c.probe, dk, db, disagreement(dk, db, c.exact), silent))
+        return outcomes

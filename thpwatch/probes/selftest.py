@@ -1,0 +1,286 @@
+"""`thpwatch doctor --selftest`: run a short real workload and show, per event kind, what the
+workload did, what the kernel counted and what thpwatch counted.
+
+The kernel's counters are system-wide, so the BPF side is read system-wide too (no process
+filter) except for madvise, which has no kernel counter: there the kernel's answer is what the
+syscalls returned to the workload, and thpwatch counts this process's calls. On a busy host
+other processes' THP activity shows on both sides alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from thpwatch import workload
+from thpwatch.kernel import facts
+from thpwatch.kernel.pagetypeinfo import read_pagetypeinfo
+from thpwatch.probes.crosscheck import (
+    PMD_THP_ALLOCS,
+    KernelCounts,
+    allocs_of_order,
+    fault_calls,
+    kernel_sum,
+    read_kernel_counts,
+    split_calls,
+    thp_migratetypes,
+)
+from thpwatch.probes.decode import RawMaps, read_maps
+from thpwatch.probes.errors import result_name
+from thpwatch.probes.loader import ProbeSet
+from thpwatch.snapshot import State
+from thpwatch.sources.base import KernelFileError
+
+SYSTEM_GROUPS = ("alloc", "khugepaged", "faults", "swapin", "splits")
+
+
+@dataclass(frozen=True)
+class SelftestRow:
+    event: str  # e.g. "THP fault 2048kB", "madvise hugepage -> ok"
+    workload: int  # what the workload did (faults, calls, pages)
+    kernel: int | None  # what the kernel counted; None: no counter for it
+    thpwatch: int | None  # what thpwatch counted; None: its probe is not attached (see note)
+    agree: bool | None  # None when one side has no number
+    note: str = ""
+
+
+Count = Callable[[RawMaps], int | None]
+
+
+class _Probes:
+    """Two probe sets: system-wide (like the kernel counters) and this process's madvise."""
+
+    def __init__(self) -> None:
+        self.system = ProbeSet(SYSTEM_GROUPS)
+        self.mine = ProbeSet(("madvise",), pid=os.getpid())
+        try:
+            self.thp_types = thp_migratetypes(read_pagetypeinfo(Path("/")).migratetypes)
+        except (OSError, KernelFileError):
+            self.thp_types = None  # every allocation of the order counts
+
+    def __enter__(self) -> _Probes:
+        self.system.open()
+        self.mine.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.system.close()
+        self.mine.close()
+
+    def why_not(self, probe: str) -> str:
+        for ps in (self.system, self.mine):
+            st = ps.states.get(probe)
+            if st is not None and st.state is not State.OK:
+                # the first clause: the full reason is in doctor's attach types and probe table
+                return f"{probe} {st.state.value}: {st.reason.split(': ', 1)[0]}"
+        return ""
+
+    def read(self) -> tuple[RawMaps, RawMaps, KernelCounts]:
+        return read_maps(self.system.objects), read_maps(self.mine.objects), read_kernel_counts()
+
+
+def _delta(count: Count, before: RawMaps, after: RawMaps) -> int | None:
+    a, b = count(after), count(before)
+    return None if a is None or b is None else a - b
+
+
+def _kernel_delta(keys: tuple[str, ...], before: KernelCounts, after: KernelCounts) -> int | None:
+    a, b = kernel_sum(*keys)(after), kernel_sum(*keys)(before)
+    return None if a is None or b is None else a - b
+
+
+def _row(
+    probes: _Probes,
+    event: str,
+    did: int,
+    kernel: int | None,
+    ours: int | None,
+    probe: str,
+    exact: bool,
+) -> SelftestRow:
+    why = probes.why_not(probe)
+    if why:
+        ours = None
+    if kernel is None or ours is None:
+        return SelftestRow(event, did, kernel, ours, None, why or "no kernel counter")
+    if exact:
+        agree = abs(ours - kernel) <= max(1, kernel // 100)
+        note = "" if agree else "differ by more than 1 % (other THP activity on the host?)"
+    else:
+        agree = (kernel > 0) == (ours > 0)
+        note = "both saw activity" if agree and kernel else ""
+    return SelftestRow(event, did, kernel, ours, agree, note)
+
+
+def run_selftest(with_swap: bool = True) -> list[SelftestRow]:
+    """Run every workload once under the probes and compare. Needs root; takes a few seconds.
+    with_swap: also swap out and back in (creates zram0 or a swap file, always removed)."""
+    rows: list[SelftestRow] = []
+    with _Probes() as probes:
+        for size in workload.enabled_thp_sizes():
+            rows += _fault_rows(probes, size)
+        rows += _madvise_rows(probes)
+        rows += _collapse_and_split_rows(probes)
+        if with_swap:
+            rows += _swap_rows(probes)
+    return rows
+
+
+def _fault_rows(probes: _Probes, size: int) -> list[SelftestRow]:
+    """THP faults of one size: the page allocator's count of that order, and where there is one
+    the fault handler's count. PUD THPs bypass the buddy allocator (no mm_page_alloc event)."""
+    order = (size // facts.PAGE_SIZE).bit_length() - 1
+    label = f"{size // 1024}kB"
+    sys0, _, k0 = probes.read()
+    did = workload.thp_faults(size, workload.thp_count(size, 32))
+    sys1, _, k1 = probes.read()
+    alloc, fallback = f"mthp:{label}:anon_fault_alloc", f"mthp:{label}:anon_fault_fallback"
+    rows = []
+    if order <= facts.MAX_PAGE_ORDER:
+        rows.append(
+            _row(
+                probes,
+                f"THP fault {label} (allocations of order {order})",
+                did.counts["thps"],
+                _kernel_delta(PMD_THP_ALLOCS if order == facts.PMD_ORDER else (alloc,), k0, k1),
+                _delta(allocs_of_order(order, probes.thp_types), sys0, sys1),
+                "mm_page_alloc",
+                exact=True,
+            )
+        )
+    handler = {facts.PMD_ORDER: ("pmd_anon", facts.FN_DO_HUGE_PMD_ANON)}
+    handler[facts.PUD_ORDER] = ("pud_anon", facts.FN_DO_HUGE_PUD_ANON)
+    if order in handler:
+        fault, probe = handler[order]
+        rows.append(
+            _row(
+                probes,
+                f"{fault} fault handler calls ({label})",
+                did.counts["thps"],
+                _kernel_delta((alloc, fallback), k0, k1),
+                _delta(fault_calls(fault), sys0, sys1),
+                probe,
+                exact=True,
+            )
+        )
+    return rows
+
+
+def _madvise_rows(probes: _Probes) -> list[SelftestRow]:
+    _, mine0, _ = probes.read()
+    did = workload.madvise_storm(rounds=8)
+    _, mine1, _ = probes.read()
+    rows = []
+    names = {v: k for k, v in facts.MADV_NAMES.items()}
+    for (advice, result), calls in sorted(did.madvise_calls.items()):
+        advice_no = names[advice]
+
+        def count(raw: RawMaps, advice_no: int = advice_no, result: str = result) -> int | None:
+            if raw.madvise is None:
+                return None
+            return sum(
+                n
+                for (a, ret, fld), n in raw.madvise.items()
+                if a == advice_no and fld == 0 and result_name(ret) == result
+            )
+
+        rows.append(
+            _row(
+                probes,
+                f"madvise {advice} -> {result}",
+                calls,
+                calls,  # the kernel's answer: what the syscalls returned
+                _delta(count, mine0, mine1),
+                "madvise",
+                exact=True,
+            )
+        )
+    return rows
+
+
+def _collapse_and_split_rows(probes: _Probes) -> list[SelftestRow]:
+    sys0, _, k0 = probes.read()
+    did = workload.collapse(count=2)
+    sys1, _, k1 = probes.read()
+
+    def succeeded(raw: RawMaps) -> int | None:
+        return None if raw.collapse is None else raw.collapse.get(1, 0)
+
+    rows = [
+        _row(
+            probes,
+            "MADV_COLLAPSE collapses",
+            did.counts["collapsed_ranges"],
+            _kernel_delta(("vmstat:thp_collapse_alloc",), k0, k1),
+            _delta(succeeded, sys0, sys1),
+            "collapse_huge_page",
+            exact=True,
+        )
+    ]
+    did = workload.split_thps(count=8)
+    sys2, _, k2 = probes.read()
+    for event, level, keys, probe, done in (
+        (
+            "PMD splits",
+            "pmd",
+            (f"vmstat:{facts.VMSTAT_THP_SPLIT_PMD}",),
+            facts.FN_SPLIT_HUGE_PMD,
+            did.counts["pmd_splits"],
+        ),
+        (
+            "folio splits",
+            "folio",
+            ("vmstat:thp_split_page", "vmstat:thp_split_page_failed"),
+            facts.FN_SPLIT_HUGE_PAGE,
+            did.counts["folio_splits"],
+        ),
+    ):
+        rows.append(
+            _row(
+                probes,
+                event,
+                done,
+                _kernel_delta(keys, k1, k2),
+                _delta(split_calls(level), sys1, sys2),
+                probe,
+                exact=False,
+            )
+        )
+    return rows
+
+
+def _swap_rows(probes: _Probes) -> list[SelftestRow]:
+    try:
+        with workload.temporary_swap() as device:
+            sys0, _, k0 = probes.read()
+            did = workload.pageout_retouch(thps=16)
+            sys1, _, k1 = probes.read()
+    except OSError as e:
+        return [SelftestRow("swap-in", 0, None, None, None, f"no swap could be set up: {e}")]
+    pages = did.counts["pages_read"]
+
+    def swapins(raw: RawMaps) -> int | None:
+        pte, pmd = fault_calls("pte_swapin")(raw), fault_calls("pmd_swapin")(raw)
+        return None if pte is None else pte + (pmd or 0)
+
+    return [
+        SelftestRow(
+            f"THP swap-out (via {device})",
+            did.counts["pages_written"] // (workload.PMD_BYTES // facts.PAGE_SIZE),
+            _kernel_delta(("vmstat:thp_swpout",), k0, k1),
+            None,
+            None,
+            "no probe: kernel counter only",
+        ),
+        _row(
+            probes,
+            "swap-in (pages read back)",
+            pages,
+            _kernel_delta(("vmstat:pswpin",), k0, k1),
+            _delta(swapins, sys0, sys1),
+            facts.FN_DO_SWAP_PAGE,
+            exact=False,
+        ),
+    ]

@@ -1,0 +1,111 @@
+"""Splits and their failures, PMD swap-in whole vs split fallback, compaction/reclaim stalls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.table import Table
+from rich.text import Text
+
+from thpwatch.snapshot import Sample
+from thpwatch.tui import names
+from thpwatch.tui.fmt import ABSENT_STYLE, pending, per_second, seconds
+from thpwatch.tui.frame import Frame
+
+
+def rate_item(
+    frame: Frame,
+    label: str,
+    name: str,
+    bad: bool = False,
+    where: Callable[[Sample], bool] | None = None,
+    **match: str,
+) -> Text:
+    """ "label 1.5/s", summed over the series matching; "absent" when none is there."""
+    text = Text(f"{label} ")
+    if not frame.has(name, **match):
+        return text.append("absent", style=ABSENT_STYLE)
+    rate = frame.rate_sum(name, where, **match)
+    if rate is None:
+        return text.append_text(pending())
+    style = ("bold red" if bad else "green") if rate > 0 else ""
+    return text.append(f"{per_second(rate)}/s", style=style)
+
+
+def latency_item(frame: Frame, label: str, name: str, **labels: str) -> Text | None:
+    """ "label p99 1.2ms (3/s)" for a histogram; None when no probe reports it."""
+    h = frame.histogram(name, **labels)
+    if h is None:
+        return None
+    text = Text(f"{label} ")
+    p99 = h.quantile(0.99)
+    text.append("idle" if p99 is None else f"p99 {seconds(p99)}")
+    if frame.elapsed:
+        text.append(f" ({per_second(h.count / frame.elapsed)}/s)")
+    return text
+
+
+def join(items: list[Text | None]) -> Text:
+    out = Text()
+    for item in items:
+        if item is not None:
+            if out:
+                out.append("  ")
+            out.append_text(item)
+    return out
+
+
+def split_items(frame: Frame) -> list[Text | None]:
+    items: list[Text | None] = [
+        rate_item(frame, "PMD", names.VMSTAT_SPLIT_PMD),
+        rate_item(frame, "PUD", names.VMSTAT_SPLIT_PUD),
+        rate_item(frame, "folio", names.VMSTAT_SPLIT_PAGE),
+        rate_item(frame, "failed", names.VMSTAT_SPLIT_PAGE_FAILED, bad=True),
+        rate_item(frame, "mTHP failed", names.MTHP_SPLIT_FAILED, bad=True),
+    ]
+    levels = sorted({s.label("level") for s in frame.series(names.SPLITS)})
+    for level in levels:
+        items.append(rate_item(frame, f"probe {level}", names.SPLITS, level=level))
+        items.append(
+            rate_item(frame, "failed", names.SPLITS, bad=True, where=split_failed, level=level)
+        )
+        items.append(latency_item(frame, f"{level}", names.SPLIT_SECONDS, level=level))
+    return items
+
+
+def split_failed(sample: Sample) -> bool:
+    return sample.label("result") not in names.SPLIT_SUCCESS
+
+
+def swapin_items(frame: Frame) -> list[Text | None]:
+    items: list[Text | None] = [
+        rate_item(frame, "2M whole", names.MTHP_SWPIN, size=names.PMD_SIZE),
+        rate_item(
+            frame, "split fallback", names.MTHP_SWPIN_FALLBACK, bad=True, size=names.PMD_SIZE
+        ),
+    ]
+    for outcome in sorted({s.label("outcome") for s in frame.series(names.PMD_SWAPIN)}):
+        bad = outcome not in names.PMD_SWAPIN_WHOLE
+        items.append(rate_item(frame, f"PMD {outcome}", names.PMD_SWAPIN, bad, outcome=outcome))
+    return items
+
+
+def stall_items(frame: Frame) -> list[Text | None]:
+    return [
+        rate_item(frame, "compact stall", names.VMSTAT_COMPACT_STALL),
+        rate_item(frame, "fail", names.VMSTAT_COMPACT_FAIL, bad=True),
+        latency_item(frame, "compaction", names.COMPACTION_SECONDS),
+        latency_item(frame, "direct reclaim", names.DIRECT_RECLAIM_SECONDS),
+    ]
+
+
+def render_activity(frame: Frame) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.title = "Splits · PMD swap-in · stalls"
+    grid.title_justify, grid.title_style = "left", "bold"
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("splits", join(split_items(frame)))
+    grid.add_row("swap-in", join(swapin_items(frame)))
+    grid.add_row("stalls", join(stall_items(frame)))
+    return grid

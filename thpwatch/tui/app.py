@@ -1,0 +1,176 @@
+"""`thpwatch top`: the live terminal view, or a plain print of N frames for pipes and scripts."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console, RenderableType
+from rich.live import Live
+from rich.rule import Rule
+
+from thpwatch.commands.common import options_from, root_option, source_options
+from thpwatch.sampler import Periodic, Sampler
+from thpwatch.snapshot import Snapshot
+from thpwatch.sources.base import Source
+from thpwatch.sources.host import SourceOptions
+from thpwatch.tui.controls import handle_key
+from thpwatch.tui.events import EventLog
+from thpwatch.tui.frame import Frame
+from thpwatch.tui.keys import cbreak, read_key
+from thpwatch.tui.screen import ViewState, render_screen
+
+RESIZE_POLL = 0.25  # seconds between terminal-size checks while waiting for a key
+
+
+class Feed:
+    """Takes Snapshots and keeps the last two, plus the event log they produce."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self.sampler = Sampler(sources)
+        self.events = EventLog()
+        self.before: Snapshot | None = None
+        self.now = self.take()
+
+    def take(self) -> Snapshot:
+        for source in self.sources:  # expensive sources (process scan) refresh on their own clock
+            if isinstance(source, Periodic) and source.due():
+                source.refresh()
+        return self.sampler.snapshot()
+
+    def advance(self) -> Frame:
+        self.before, self.now = self.now, self.take()
+        frame = self.frame()
+        self.events.observe(frame)
+        return frame
+
+    def frame(self) -> Frame:
+        return Frame.between(self.before, self.now)
+
+
+def build(root: Path, options: SourceOptions) -> list[Source]:
+    from thpwatch.assembly import all_sources
+
+    return all_sources(root, options)
+
+
+def print_frames(feed: Feed, state: ViewState, iterations: int, console: Console) -> None:
+    for i in range(iterations):
+        time.sleep(state.interval)
+        frame = feed.advance()
+        if i:
+            console.print(Rule())
+        console.print(render_screen(console, frame, state, feed.events, console.width, None))
+
+
+def terminal_size() -> tuple[int, int]:
+    """The terminal's real size. Not rich's default, which prefers $COLUMNS/$LINES: those are
+    stale after a resize (tmux exports them, some shells too)."""
+    size = os.get_terminal_size(sys.stdout.fileno())
+    return size.columns, size.lines
+
+
+def run_live(feed: Feed, state: ViewState, console: Console) -> None:
+    def screen() -> RenderableType:
+        console.size = size  # what the Live display lays out and crops to
+        width, height = size
+        return render_screen(console, feed.frame(), state, feed.events, width, height)
+
+    next_sample = time.monotonic() + state.interval
+    with cbreak() as fd, Live(console=console, screen=True, auto_refresh=False) as live:
+        size = terminal_size()
+        live.update(screen(), refresh=True)
+        while True:
+            key = read_key(fd, min(RESIZE_POLL, next_sample - time.monotonic()))
+            if key is not None:
+                if handle_key(state, key):
+                    return
+            elif time.monotonic() >= next_sample:
+                next_sample = time.monotonic() + state.interval
+                if not state.paused:
+                    feed.advance()
+            elif terminal_size() == size:
+                continue
+            size = terminal_size()
+            live.update(screen(), refresh=True)
+
+
+@click.command()
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between readings; rates are per second over this interval.",
+)
+@click.option("--iterations", "-n", type=click.IntRange(min=1), help="Print N frames and exit.")
+@click.option("--once", is_flag=True, help="Print one frame (after one interval) and exit.")
+@click.option(
+    "--svg",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="With --once/--iterations: also save what was printed as an SVG picture.",
+)
+@click.option(
+    "--scan-interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between process and cgroup scans (they cost more than the rest).",
+)
+@root_option
+@source_options
+def top(
+    interval: float,
+    iterations: int | None,
+    once: bool,
+    svg: Path | None,
+    scan_interval: float,
+    root: Path,
+    **kw: Any,
+) -> None:
+    """Live view of THP activity: reserved pool, per-size rates, fault latency, top users.
+
+    \b
+    Keys: q quit, p pause, s cycle sort, / filter processes/cgroups, ? help.
+    \b
+    Examples:
+      thpwatch top                          live view, every second
+      thpwatch top --once                   one plain frame (pipes, scripts)
+      thpwatch top -n 5 --interval 2        five frames, two seconds apart
+      thpwatch top --root tests/fixtures/patched   demo of a kernel with all four series
+      COLUMNS=120 thpwatch top --once --svg top.svg   a picture of one frame
+    """
+    no_bpf = kw["no_bpf"]
+    options = replace(options_from(root, kw), scan_interval=scan_interval)
+    if once:
+        iterations = 1
+    interactive = iterations is None
+    if svg is not None and interactive:
+        raise click.UsageError("--svg needs --once or --iterations N")
+    if interactive and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.UsageError("not a terminal: use --once or --iterations N for a plain print")
+    note = "BPF off (--no-bpf)" if no_bpf else "" if options.bpf else f"BPF off (viewing {root})"
+    state = ViewState(interval=interval, bpf_note=note)
+    console = Console(record=svg is not None)
+    if options.bpf and interactive:
+        console.print("loading BPF probes…", style="dim")
+    try:
+        feed = Feed(build(root, options))
+        if interactive:
+            run_live(feed, state, console)
+        else:
+            assert iterations is not None
+            print_frames(feed, state, iterations, console)
+            if svg is not None:
+                console.save_svg(str(svg), title="thpwatch top")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:  # `thpwatch top -n 5 | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet flush at exit
+        sys.exit(0)

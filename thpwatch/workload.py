@@ -1,0 +1,321 @@
+"""Real memory workloads that make the kernel count THP events, for tests, bench/ and
+`thpwatch doctor --selftest`. Pure Python: libc mmap/madvise/munmap through ctypes (Python's
+mmap.mmap(-1, n) is MAP_SHARED, i.e. shmem, not anonymous memory).
+
+Each workload returns a Did: what it did (counts and bytes), and the result of every madvise
+call by advice and result name, so callers can compare with what the kernel and thpwatch counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import mmap
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thpwatch.kernel import facts
+from thpwatch.kernel.mthp import read_mthp
+from thpwatch.kernel.text import read_mode
+from thpwatch.probes.errors import result_name
+
+PAGE = facts.PAGE_SIZE
+PMD_BYTES = PAGE << facts.PMD_ORDER
+ENABLING_MODES = ("always", "madvise")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (
+    ctypes.c_void_p,
+    ctypes.c_size_t,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_long,
+)
+_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+@dataclass
+class Did:
+    """What a workload did."""
+
+    kind: str
+    counts: dict[str, int] = field(default_factory=dict)  # e.g. {"thps": 64, "bytes": ...}
+    madvise_calls: dict[tuple[str, str], int] = field(default_factory=dict)  # (advice, result)
+    madvise_bytes: dict[tuple[str, str], int] = field(default_factory=dict)
+    skipped: str = ""  # why it did nothing (e.g. the kernel lacks the feature)
+
+    def add(self, key: str, n: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def merge(self, other: Did) -> None:
+        for k, v in other.counts.items():
+            self.add(k, v)
+        for mine, theirs in (
+            (self.madvise_calls, other.madvise_calls),
+            (self.madvise_bytes, other.madvise_bytes),
+        ):
+            for k, v in theirs.items():
+                mine[k] = mine.get(k, 0) + v
+
+
+class Region:
+    """A private anonymous mapping whose start is aligned to `align` (unmapped on exit)."""
+
+    def __init__(self, length: int, align: int = PAGE) -> None:
+        self.length = length
+        self._span = length + align
+        base = _libc.mmap(
+            None,
+            self._span,
+            mmap.PROT_READ | mmap.PROT_WRITE,
+            mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+        if base in (None, _MAP_FAILED):
+            err = ctypes.get_errno()
+            raise OSError(err, f"mmap of {self._span} bytes failed: {os.strerror(err)}")
+        self._base = base
+        self.addr = (base + align - 1) & ~(align - 1)
+
+    def __enter__(self) -> Region:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _libc.munmap(self._base, self._span)
+
+    def madvise(self, advice: int, did: Did, offset: int = 0, length: int | None = None) -> str:
+        """madvise() on part of the region; records the call in did; returns the result name."""
+        length = self.length - offset if length is None else length
+        ret = _libc.madvise(self.addr + offset, length, advice)
+        result = "ok" if ret == 0 else result_name(-ctypes.get_errno())
+        key = (facts.MADV_NAMES.get(advice, str(advice)), result)
+        did.madvise_calls[key] = did.madvise_calls.get(key, 0) + 1
+        did.madvise_bytes[key] = did.madvise_bytes.get(key, 0) + length
+        return result
+
+    def write(self, step: int, offset: int = 0) -> int:
+        """Write one byte every `step` bytes; returns how many writes."""
+        n = 0
+        for off in range(offset, self.length, step):
+            ctypes.memset(self.addr + off, 1, 1)
+            n += 1
+        return n
+
+    def read(self, step: int) -> int:
+        total = 0
+        for off in range(0, self.length, step):
+            total += ctypes.string_at(self.addr + off, 1)[0]
+        return total
+
+
+def enabled_thp_sizes(root: Path = Path("/")) -> list[int]:
+    """Bytes of every anonymous THP size a MADV_HUGEPAGE region can get here."""
+    thp = root / facts.THP_DIR
+    top = read_mode(thp / facts.THP_ENABLED).current
+    sizes = []
+    for size in read_mthp(root).sizes:
+        mode = size.enabled.current if size.enabled else "never"
+        if mode == "inherit":
+            mode = top
+        if mode in ENABLING_MODES:
+            sizes.append(size.size_bytes)
+    return sizes
+
+
+def thp_faults(size: int = PMD_BYTES, count: int = 32) -> Did:
+    """Fault `count` THPs of `size` bytes (MADV_HUGEPAGE, one write per THP), then unmap."""
+    did = Did(f"thp_faults_{size // 1024}kB")
+    with Region(size * count, size) as r:
+        r.madvise(facts.MADV_HUGEPAGE, did)
+        did.add("thps", r.write(size))
+        did.add("bytes", size * count)
+    return did
+
+
+def thp_count(size: int, wanted: int, budget: int = 256 << 20) -> int:
+    """How many THPs of `size` to fault: `wanted`, within `budget` bytes, at least one (a single
+    1 GiB PUD THP, not 32 of them)."""
+    return max(1, min(wanted, budget // size))
+
+
+def thp_faults_every_size(count: int = 8, root: Path = Path("/")) -> Did:
+    """THP faults of every enabled size (`count` each, capped by thp_count)."""
+    did = Did("thp_faults_every_size")
+    for size in enabled_thp_sizes(root):
+        one = thp_faults(size, thp_count(size, count))
+        did.merge(one)
+        did.add(f"thps_{size // 1024}kB", one.counts["thps"])
+    return did
+
+
+def small_fault_storm(pages: int = 4096) -> Did:
+    """Fault `pages` 4 KiB pages in a MADV_NOHUGEPAGE region."""
+    did = Did("small_fault_storm")
+    with Region(pages * PAGE, PMD_BYTES) as r:
+        r.madvise(facts.MADV_NOHUGEPAGE, did)
+        did.add("pages", r.write(PAGE))
+    return did
+
+
+def alloc_storm(rounds: int = 8, thps: int = 16) -> Did:
+    """Repeated PMD THP faults and unmaps: `rounds * thps` order-9 allocations."""
+    did = Did("alloc_storm")
+    for _ in range(rounds):
+        did.merge(thp_faults(PMD_BYTES, thps))
+    return did
+
+
+def madvise_storm(rounds: int = 16) -> Did:
+    """THP-related madvise calls on a populated 2 MiB region, plus one that must fail (EINVAL:
+    unaligned start) per round, so both results show up."""
+    did = Did("madvise_storm")
+    with Region(PMD_BYTES, PMD_BYTES) as r:
+        r.write(PAGE)
+        for _ in range(rounds):
+            for advice in (
+                facts.MADV_HUGEPAGE,
+                facts.MADV_NOHUGEPAGE,
+                facts.MADV_COLD,
+                facts.MADV_PAGEOUT,
+            ):
+                r.madvise(advice, did)
+            r.madvise(facts.MADV_HUGEPAGE, did, offset=1, length=PAGE)
+    return did
+
+
+def collapse(count: int = 4) -> Did:
+    """Populate `count` PMD ranges with 4 KiB pages (MADV_NOHUGEPAGE), then MADV_COLLAPSE them
+    into THPs synchronously (huge_memory:mm_collapse_huge_page, thp_collapse_alloc)."""
+    did = Did("collapse")
+    with Region(count * PMD_BYTES, PMD_BYTES) as r:
+        r.madvise(facts.MADV_NOHUGEPAGE, did)
+        did.add("pages", r.write(PAGE))
+        r.madvise(facts.MADV_HUGEPAGE, did)
+        result = r.madvise(facts.MADV_COLLAPSE, did)
+        did.add("collapsed_ranges", count if result == "ok" else 0)
+    return did
+
+
+def split_thps(count: int = 8) -> Did:
+    """Fault 2 * count PMD THPs; unmap one 4 KiB page inside each of the first `count` (a VMA
+    split: the PMD is split, __split_huge_pmd) and MADV_COLD one 4 KiB page of each of the others
+    (a partial range: the folio is split, split_huge_page_to_list_to_order)."""
+    did = Did("split_thps")
+    with Region(2 * count * PMD_BYTES, PMD_BYTES) as r:
+        r.madvise(facts.MADV_HUGEPAGE, did)
+        did.add("thps", r.write(PMD_BYTES))
+        for i in range(count):
+            _libc.munmap(r.addr + i * PMD_BYTES + PAGE, PAGE)
+            r.madvise(facts.MADV_COLD, did, offset=(count + i) * PMD_BYTES + PAGE, length=PAGE)
+        did.add("pmd_splits", count)
+        did.add("folio_splits", count)
+    return did
+
+
+def pageout_retouch(thps: int = 32) -> Did:
+    """Fault THPs, write every page, MADV_PAGEOUT them (swap-out; needs active swap), then read
+    every 4 KiB page back (swap-in)."""
+    did = Did("pageout_retouch")
+    with Region(thps * PMD_BYTES, PMD_BYTES) as r:
+        r.madvise(facts.MADV_HUGEPAGE, did)
+        did.add("pages_written", r.write(PAGE))
+        r.madvise(facts.MADV_PAGEOUT, did)
+        r.read(PAGE)
+        did.add("pages_read", r.length // PAGE)
+    return did
+
+
+def reserved_thp(hpages: int = 4, root: Path = Path("/")) -> Did:
+    """madvise(MADV_RESERVED_THP) on an aligned region and fault it, where the kernel has the
+    series; otherwise skipped with the reason."""
+    did = Did("reserved_thp")
+    if not (root / facts.RESERVED_THP_DIR).is_dir():
+        did.skipped = f"/{facts.RESERVED_THP_DIR} missing: kernel without Reserved THP"
+        return did
+    with Region(hpages * PMD_BYTES, PMD_BYTES) as r:
+        if r.madvise(facts.MADV_RESERVED_THP, did) == "ok":
+            did.add("thps", r.write(PMD_BYTES))
+    return did
+
+
+# -- temporary swap -----------------------------------------------------------------------------
+
+SWAP_LOCK = Path("/run/lock/thpwatch-swap.lock")
+ZRAM = Path("/sys/block/zram0")
+
+
+def active_swaps() -> list[str]:
+    lines = Path("/proc/swaps").read_text().splitlines()[1:]
+    return [line.split()[0] for line in lines if line.strip()]
+
+
+def _run(*cmd: str) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise OSError(f"{' '.join(cmd)}: {(done.stderr or done.stdout).strip()}")
+
+
+@contextlib.contextmanager
+def temporary_swap(size_mb: int = 512, prefer_zram: bool = True) -> Iterator[str]:
+    """Swap for the duration of the block, always removed afterwards: zram0 when it is free,
+    else a swap file. Serialised across processes by a lock file. Yields the device/file used
+    (an already active swap is used as it is and left alone)."""
+    SWAP_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(SWAP_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        existing = active_swaps()
+        if existing:
+            yield existing[0]
+            return
+        if prefer_zram and _zram_free():
+            yield from _zram_swap(size_mb)
+        else:
+            yield from _file_swap(size_mb)
+
+
+def _zram_free() -> bool:
+    try:
+        return (ZRAM / "disksize").read_text().strip() == "0"
+    except OSError:
+        return False
+
+
+def _zram_swap(size_mb: int) -> Iterator[str]:
+    dev = "/dev/zram0"
+    try:
+        (ZRAM / "disksize").write_text(f"{size_mb}M")
+        _run("mkswap", dev)
+        _run("swapon", dev)
+        yield dev
+    finally:
+        subprocess.run(["swapoff", dev], capture_output=True)
+        with contextlib.suppress(OSError):
+            (ZRAM / "reset").write_text("1")
+
+
+def _file_swap(size_mb: int) -> Iterator[str]:
+    fd, path = tempfile.mkstemp(prefix="thpwatch-swap-", dir="/var/tmp")
+    try:
+        os.posix_fallocate(fd, 0, size_mb << 20)
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+        fd = -1
+        _run("mkswap", path)
+        _run("swapon", path)
+        yield path
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        subprocess.run(["swapoff", path], capture_output=True)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
