@@ -1,5 +1,11 @@
-"""Host side of the patched-kernel lane: boot each configuration of lane.BOOTS and require its
-in-guest tests (thpwatch against the real kernel) to have passed with their numbers."""
+"""Host side of the patched-kernel lane: boot configurations of lane.BOOTS and require their
+in-guest tests (thpwatch against the real kernel) to have passed with their numbers.
+
+The whole lane takes ~12 minutes under TCG (plus a 7-minute kernel build when not cached), too
+much for every CI run: by default this runs the two boots that carry most of the checks
+(`patched`, `unfixed`); THPWATCH_KERNEL_BOOTS=all (or a comma-separated list of names) runs more.
+The full lane is one command, `sudo .venv/bin/python tests/kernel/lane.py` (README.md here), and
+a recorded run is in RESULTS.md."""
 
 from __future__ import annotations
 
@@ -19,6 +25,16 @@ sys.modules["kernel_lane"] = lane  # dataclasses resolve their annotations throu
 _spec.loader.exec_module(lane)
 
 pytestmark = pytest.mark.vm
+CI_BOOTS = ("patched", "unfixed")
+
+
+def selected_boots() -> list:  # type: ignore[type-arg]
+    wanted = os.environ.get("THPWATCH_KERNEL_BOOTS", ",".join(CI_BOOTS))
+    names = [b.name for b in lane.BOOTS] if wanted == "all" else wanted.split(",")
+    unknown = set(names) - {b.name for b in lane.BOOTS}
+    if unknown:
+        raise ValueError(f"THPWATCH_KERNEL_BOOTS: unknown boot(s) {sorted(unknown)}")
+    return [b for b in lane.BOOTS if b.name in names]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +47,7 @@ def images() -> dict[str, Path]:
         pytest.fail(str(exc), pytrace=False)
 
 
-@pytest.mark.parametrize("boot", lane.BOOTS, ids=[b.name for b in lane.BOOTS])
+@pytest.mark.parametrize("boot", selected_boots(), ids=lambda b: b.name)
 def test_guest_tests_pass(boot, images: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
     result = lane.run_boot(boot, images[boot.kernel])
     report = lane.render(boot, result)
