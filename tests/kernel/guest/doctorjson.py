@@ -36,3 +36,21 @@ def evidence_saying(feature: dict[str, Any], says: str, *words: str) -> list[dic
 
 def findings_mentioning(report: dict[str, Any], text: str) -> list[dict[str, str]]:
     return [f for f in report["findings"] if text in f["problem"] + " " + f["fix"]]
+
+
+def where_mentioned(report: dict[str, Any], text: str) -> list[str]:
+    """Every place in doctor's JSON whose text contains `text` (for failure messages)."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+        elif text in str(node):
+            found.append(f"{path}: {node}")
+
+    walk(report, "doctor")
+    return found

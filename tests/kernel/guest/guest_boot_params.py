@@ -3,7 +3,7 @@ rejected parameter and the empty pool, from the kernel's own log line."""
 
 from __future__ import annotations
 
-from doctorjson import doctor, findings_mentioning
+from doctorjson import doctor, findings_mentioning, where_mentioned
 from thpcli import record, snapshot
 from workload import reserved_pool
 
@@ -23,7 +23,10 @@ def check_rejected(param: str, requested: int | None, record_property) -> None: 
     assert snap.total("thpwatch_kmsg_boot_param_errors") >= 1
     report = doctor()
     found = findings_mentioning(report, param)
-    assert found, f"doctor does not mention {param}: {report['findings']}"
+    assert found, (
+        f"no doctor finding names {param}; findings {report['findings']}; "
+        f"elsewhere in doctor: {where_mentioned(report, param)}"
+    )
     record(record_property, finding=found[0]["problem"])
 
 

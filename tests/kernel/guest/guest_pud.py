@@ -72,7 +72,8 @@ def test_pud_faults_counted_with_latency_beside_pmd(exporter: Exporter, record_p
     pud_sum = delta(before, after, "thpwatch_fault_seconds_sum", fault="pud_anon")
     pmd_count = delta(before, after, "thpwatch_fault_seconds_count", fault="pmd_anon")
     pmd_sum = delta(before, after, "thpwatch_fault_seconds_sum", fault="pmd_anon")
-    assert pud_count == ok, "only completed attempts are timed (VM_FAULT_RETRY is not)"
+    timed = sum(outcomes.values()) - outcomes["retry"]
+    assert pud_count == timed, "every attempt but VM_FAULT_RETRY ones is timed"
     assert pmd_count >= 16
     # Zeroing 1 GiB against 2 MiB: the PUD fault's mean latency is far above the PMD faults'.
     assert pud_sum / pud_count > pmd_sum / pmd_count > 0
@@ -134,7 +135,9 @@ def test_pud_thp_in_every_sink_and_left_unsplit_by_scans(
     splits_before = vmstat("thp_split_pud")
     with Holder("pud-scanned", fault_pud_thp):
         assert mthp_stat(PUD, "nr_anon") == 1
-        first = wait_for_process(exporter, "pud-scanned")
+        first = wait_for_process(
+            exporter, "pud-scanned", "thpwatch_process_anon_huge_bytes", at_least=PUD_SIZE
+        )
         time.sleep(SCAN_INTERVAL_S + 1)  # and one more scan
         metrics = exporter.scrape()
         snap = snapshot()
@@ -146,6 +149,7 @@ def test_pud_thp_in_every_sink_and_left_unsplit_by_scans(
         assert reading.get("thpwatch_mthp_nr_anon", size=PUD) == 1
         assert reading.series("thpwatch_kernel_info", pud_thp="yes")
     assert top.returncode == 0, top.stderr
+    assert f"kernel {os.uname().release}" in top.stdout, top.stdout  # the header's feature line
     rows = [line.split() for line in top.stdout.splitlines() if line.split()[:1] == [PUD]]
     assert rows and rows[0][1:3] == ["always", "1"], top.stdout  # size, mode, nr_anon
     huge = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from doctorjson import doctor, findings_mentioning
+from doctorjson import doctor, findings_mentioning, where_mentioned
 from thpcli import Exporter, record, thpwatch
 from workload import (
     MADV_NOHUGEPAGE,
@@ -70,5 +70,8 @@ def test_converted_pageblock_flagged_everywhere(converted, record_property) -> N
     assert f"VIOLATION {CHECK}" in top.stdout, top.stdout
 
     report = doctor()
-    assert findings_mentioning(report, CHECK), report["findings"]
+    assert findings_mentioning(report, CHECK), (
+        f"no doctor finding names {CHECK}; findings {report['findings']}; "
+        f"elsewhere in doctor: {where_mentioned(report, CHECK)}"
+    )
     record(record_property, **converted, top_violation_line=f"VIOLATION {CHECK}")

@@ -150,16 +150,20 @@ def delta(before: Reading, after: Reading, name: str, **match: str) -> float:
 
 
 def wait_for_process(
-    exporter: Exporter, comm: str, metric: str = "thpwatch_process_anon_rss_bytes"
+    exporter: Exporter,
+    comm: str,
+    metric: str = "thpwatch_process_anon_rss_bytes",
+    at_least: float = 0,
 ) -> Reading:
-    """The first scrape whose process scan reported `comm` (the scan has its own interval)."""
+    """The first scrape whose process scan reported `comm` in `metric` (at least `at_least`):
+    scans run on their own interval, so the first one may predate the workload's faults."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         reading = exporter.scrape()
-        if reading.series(metric, comm=comm):
+        if reading.series(metric, comm=comm) and reading.total(metric, comm=comm) >= at_least:
             return reading
         time.sleep(1)
-    pytest.fail(f"the exporter's process scan never reported {comm} in {metric}")
+    pytest.fail(f"the exporter's process scan never reported {comm} in {metric} >= {at_least}")
 
 
 def record(record_property: Callable[[str, object], None], **numbers: object) -> None:
