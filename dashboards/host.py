@@ -500,8 +500,9 @@ splits_and_stalls = Row(
                     TRACEPOINTS,
                 ),
             ),
-            "Page allocations of order >= 2 by order and migratetype (mm_page_alloc); "
-            "reserved=yes marks __GFP_RESERVED_THP allocations from the pool.",
+            "Page allocations of order >= 2 by order and migratetype (mm_page_alloc, an opt-in "
+            "probe: thpwatch run --enable-probe alloc); reserved=yes marks __GFP_RESERVED_THP "
+            "allocations from the pool.",
             unit="ops",
         ),
     ),

@@ -80,7 +80,8 @@ class ScrapedTargets:
 def scraped_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScrapedTargets]:
     """One Prometheus for a whole test module, scraping every 1 s:
 
-    job "thpwatch-live"     the running host, every source on (BPF, processes, cgroups)
+    job "thpwatch-live"     the running host, every source on (BPF with the opt-in alloc
+                            probe, processes, cgroups)
     job "thpwatch-patched"  tests/fixtures/patched (a kernel with all four series), no BPF
 
     Each job has been scraped at least three times when the fixture is handed over, so rate()
@@ -94,7 +95,9 @@ def scraped_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrape
     exporters: dict[str, Exporter] = {}
     prom = None
     try:
-        exporters["thpwatch-live"] = start_exporter(workdir, *everything)
+        exporters["thpwatch-live"] = start_exporter(
+            workdir, *everything, "--enable-probe", "alloc"
+        )
         exporters["thpwatch-patched"] = start_exporter(workdir, "--root", str(PATCHED), *everything)
         prom = start_prometheus(
             workdir / "prometheus",

@@ -44,10 +44,26 @@ root_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
 
 
+def enable_probe_option(**kw):  # type: ignore[no-untyped-def]
+    """--enable-probe GROUP: load an opt-in probe group (costly; see bench/README.md)."""
+    from thpwatch.probes.specs import OPT_IN_GROUPS
+
+    return click.option(
+        "--enable-probe",
+        "enable_probes",
+        multiple=True,
+        type=click.Choice(sorted(OPT_IN_GROUPS)),
+        help="Also load an opt-in probe group (repeatable): alloc = kmem:mm_page_alloc "
+        "(order >= 2 allocations, reserved-THP GFP bit), faults_any = handle_mm_fault latency.",
+        **kw,
+    )
+
+
 def source_options(command):  # type: ignore[no-untyped-def]
     """The options choosing which host sources run (see thpwatch.sources.host.SourceOptions)."""
     options = (
         click.option("--no-bpf", is_flag=True, help="Do not load BPF programs."),
+        enable_probe_option(),
         click.option("--processes/--no-processes", default=True, help="Scan processes (bounded)."),
         click.option(
             "--process-smaps",
@@ -74,6 +90,7 @@ def options_from(root: Path, kw: dict) -> SourceOptions:
         cgroups=kw.pop("cgroups"),
         top=kw.pop("top"),
         bpf=not kw.pop("no_bpf") and root == Path("/"),
+        enable_probes=tuple(kw.pop("enable_probes")),
     )
 
 

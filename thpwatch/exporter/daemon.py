@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from thpwatch.assembly import all_sources
+from thpwatch.commands.common import enable_probe_option
 from thpwatch.exporter.lifecycle import Daemon, Settings
 from thpwatch.exporter.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from thpwatch.exporter.server import ServeError
@@ -63,6 +64,7 @@ def _env(name: str) -> str:
     envvar=_env("NO_BPF"),
     help="Do not load BPF probes: kernel files only.",
 )
+@enable_probe_option(envvar=_env("ENABLE_PROBE"))
 @click.option(
     "--per-process",
     is_flag=True,
@@ -120,6 +122,7 @@ def run(
     textfile_dir: Path | None,
     textfile_interval: float,
     no_bpf: bool,
+    enable_probes: tuple[str, ...],
     per_process: bool,
     per_cgroup: bool,
     top: int,
@@ -160,6 +163,7 @@ def run(
         top=top,
         scan_interval=scan_interval,
         bpf=not no_bpf,
+        enable_probes=enable_probes,
     )
     settings = Settings(host, port, tls_cert, tls_key, textfile_dir, textfile_interval)
     daemon = Daemon(all_sources(root, options), settings)

@@ -24,6 +24,7 @@ class SourceOptions:
     scan_interval: float = 60.0  # seconds between process and cgroup scans (Periodic)
     kmsg: bool = True
     bpf: bool = True  # for the probe sources; forced off when root is not "/"
+    enable_probes: tuple[str, ...] = ()  # opt-in probe groups to load besides the default set
 
 
 def host_sources(root: Path, options: SourceOptions) -> list[Source]:

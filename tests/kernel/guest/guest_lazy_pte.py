@@ -7,8 +7,9 @@ from pathlib import Path
 
 from doctorjson import doctor, evidence_saying, series
 from thpcli import Exporter, delta, record
-from thpwatch.features import detect
 from workload import MADV_HUGEPAGE, PMD_SIZE, PROT_READ, Holder, Region, madvise, mprotect, touch
+
+from thpwatch.features import detect
 
 SPLITS = 8
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 from thpcli import record
-from thpwatch.probes.source import BpfSource
 from workload import PUD_SIZE, Holder, Region, mthp_stat, touch
 
+from thpwatch.probes.source import BpfSource
 from thpwatch.sampler import Sampler
 from thpwatch.snapshot import Snapshot
 
