@@ -95,9 +95,7 @@ def scraped_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrape
     exporters: dict[str, Exporter] = {}
     prom = None
     try:
-        exporters["thpwatch-live"] = start_exporter(
-            workdir, *everything, "--enable-probe", "alloc"
-        )
+        exporters["thpwatch-live"] = start_exporter(workdir, *everything, "--enable-probe", "alloc")
         exporters["thpwatch-patched"] = start_exporter(workdir, "--root", str(PATCHED), *everything)
         prom = start_prometheus(
             workdir / "prometheus",
