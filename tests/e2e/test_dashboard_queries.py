@@ -48,7 +48,8 @@ PATCHED_TREE = Target(
     ("--root", str(PATCHED), "--no-bpf"),
     frozenset({KERNEL, RESERVED_THP, PUD_THP}),
 )
-LIVE_HOST = Target("live host", (), frozenset({KERNEL, TRACEPOINT_PROBES}))
+# The opt-in alloc probe too: the "Huge page allocations" panel reads it.
+LIVE_HOST = Target("live host", ("--enable-probe", "alloc"), frozenset({KERNEL, TRACEPOINT_PROBES}))
 
 # What each recording rule needs for data (a new rule must say).
 RECORDING_NEEDS = {
