@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from thpwatch.kernel import facts
-from thpwatch.probes.crosscheck import Check, CrossCheck, disagreement
+from thpwatch.probes.crosscheck import CHECKS, Check, CrossCheck, disagreement
 from thpwatch.probes.decode import RawMaps
 from thpwatch.probes.headers import HeadersMissing, find_headers, merge_trees
 from thpwatch.probes.loader import BPF_DIR, program_text
@@ -77,6 +77,22 @@ def test_crosscheck_needs_an_interval_and_flags_a_silent_probe() -> None:
     (o,) = cc.compare({"vmstat:thp_split_pmd": 15}, RawMaps(split_counts={(0, 0): 1}), attached)
     assert o.disagreement == 0 and not o.silent
     assert cc.compare({"vmstat:thp_split_pmd": 16}, RawMaps(split_counts={}), set()) == []
+
+
+def test_pmd_fault_check_uses_vmstat_where_there_are_no_per_size_stats() -> None:
+    """6.1 has no hugepages-2048kB/stats: thp_fault_alloc + thp_fault_fallback stand in."""
+    (check,) = [c for c in CHECKS if c.name == "pmd_fault"]
+    vmstat_only = {"vmstat:thp_fault_alloc": 32, "vmstat:thp_fault_fallback": 1}
+    assert check.kernel(vmstat_only) == 33
+    per_size = {"mthp:2048kB:anon_fault_alloc": 5, "mthp:2048kB:anon_fault_fallback": 0}
+    assert check.kernel(per_size | vmstat_only) == 5  # the per-size stats win where they exist
+    assert check.kernel({}) is None
+    faults = RawMaps(fault_counts={(0, 0, 0): 32})
+    cc = CrossCheck([check])
+    attached = {facts.FN_DO_HUGE_PMD_ANON}
+    assert cc.compare({"vmstat:thp_fault_alloc": 0}, RawMaps(fault_counts={}), attached) == []
+    (o,) = cc.compare({"vmstat:thp_fault_alloc": 32}, faults, attached)
+    assert (o.kernel_delta, o.bpf_delta, o.disagreement) == (32, 32, 0)
 
 
 def _tree(root: Path, files: dict[str, str]) -> None:
