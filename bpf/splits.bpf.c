@@ -89,3 +89,22 @@ THPW_FUNC_EXIT(split_huge_page_to_list_to_order)
 #include "split_exit.inc"
 }
 #endif
+
+/* Before 6.8 (6.1): split_huge_page_to_list(page, list), also int; the loader attaches to
+ * whichever of the two the kernel has. */
+#ifdef THPW_HAVE_split_huge_page_to_list
+THPW_FUNC_ENTRY(split_huge_page_to_list)
+{
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_FOLIO
+#include "timed_entry.inc"
+}
+
+THPW_FUNC_EXIT(split_huge_page_to_list)
+{
+#define THPW_CLOCK_ID THPW_CLOCK_SPLIT_FOLIO
+#include "timed_exit.inc"
+#define THPW_SPLIT_LEVEL SPLIT_FOLIO
+#define THPW_SPLIT_RET THPW_INT_RETVAL(split_huge_page_to_list)
+#include "split_exit.inc"
+}
+#endif

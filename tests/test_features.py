@@ -12,7 +12,15 @@ from conftest import FIXTURES, require
 from unit.fixturetree import tree
 
 from thpwatch.catalog import catalog
-from thpwatch.features import FeaturesSource, Presence, detect, vmpte_evidence
+from thpwatch.features import (
+    Evidence,
+    FeaturesSource,
+    Presence,
+    conclude,
+    detect,
+    lazy_pte_evidence,
+    vmpte_evidence,
+)
 from thpwatch.kernel.vmpte_selftest import VmpteGrowth
 from thpwatch.sampler import run_source
 from thpwatch.snapshot import State
@@ -199,6 +207,27 @@ def test_vmpte_selftest_failure_is_unknown():
 def test_selftest_only_runs_on_the_running_kernel():
     report = detect(FIXTURES / "patched", selftest=True)
     assert len(report.feature("lazy_pte").evidence) == 2  # BTF only: no fault in a fixture
+
+
+def test_selftest_decides_lazy_pte_when_btf_cannot_tell():
+    """6.1: split_huge_pmd_locked is not in BTF (both looks unknown); the self-test's deposit
+    pattern (4 KiB of VmPTE per THP, plus the region's two edge tables) decides "no"."""
+    unknown = [Evidence("BTF prototype", "function not in BTF", Presence.UNKNOWN)] * 2
+    deposit = lazy_pte_evidence(
+        unknown, live=True, asked=False, measure=lambda: VmpteGrowth(32, (32 + 2) * 4096)
+    )
+    assert [e.says for e in deposit] == [Presence.UNKNOWN] * 2 + [Presence.NO]
+    assert conclude(deposit) is Presence.NO
+
+
+def test_selftest_not_run_unasked_when_btf_tells():
+    def never():
+        raise AssertionError("self-test ran although BTF could tell")
+
+    btf_no = [Evidence("BTF prototype", "not a parameter", Presence.NO)]
+    assert lazy_pte_evidence(btf_no, live=True, asked=False, measure=never) == btf_no
+    unknown = [Evidence("BTF prototype", "BTF not readable", Presence.UNKNOWN)]
+    assert lazy_pte_evidence(unknown, live=False, asked=True, measure=never) == unknown
 
 
 @pytest.mark.live

@@ -211,21 +211,38 @@ def vmpte_evidence(measure: Callable[[], VmpteGrowth] = measure_vmpte_growth) ->
     return Evidence(check, f"{found}: neither pattern", Presence.UNKNOWN)
 
 
+def lazy_pte_evidence(
+    btf: list[Evidence],
+    *,
+    live: bool,
+    asked: bool,
+    measure: Callable[[], VmpteGrowth] = measure_vmpte_growth,
+) -> list[Evidence]:
+    """BTF's word on lazy PTE, plus the VmPTE self-test on the running kernel (live) when asked
+    for or when BTF cannot tell (6.1: split_huge_pmd_locked is not in its BTF)."""
+    if live and (asked or conclude(btf) is Presence.UNKNOWN):
+        return [*btf, vmpte_evidence(measure)]
+    return btf
+
+
 def _feature(key: str, title: str, evidence: list[Evidence]) -> Feature:
     return Feature(key, title, conclude(evidence), tuple(evidence))
 
 
 def detect(root: Path = Path("/"), *, selftest: bool = False) -> KernelReport:
     """Look for every series under `root` (`/`, or a fixture tree). selftest: also fault a few
-    THPs in this process to see whether the running kernel deposits PTE tables (root `/` only).
+    THPs in this process to see whether the running kernel deposits PTE tables (root `/` only;
+    done anyway there when BTF cannot tell).
     """
     look = _Looker(root)
-    lazy_evidence = [
-        look.btf_parameter(fn, facts.LAZY_PTE_PARAM_NAME, facts.LAZY_PTE_PARAM_TYPE)
-        for fn in facts.LAZY_PTE_FUNCTIONS
-    ]
-    if selftest and root == Path("/"):
-        lazy_evidence.append(vmpte_evidence())
+    lazy_evidence = lazy_pte_evidence(
+        [
+            look.btf_parameter(fn, facts.LAZY_PTE_PARAM_NAME, facts.LAZY_PTE_PARAM_TYPE)
+            for fn in facts.LAZY_PTE_FUNCTIONS
+        ],
+        live=root == Path("/"),
+        asked=selftest,
+    )
     series = (
         _feature(
             "reserved_thp",

@@ -33,7 +33,7 @@ FUNCTION_GROUPS = ("faults", "faults_any", "swapin", "splits", "reserved")
 
 
 def every_function(returns: str) -> list[KernelFunction]:
-    names = {t for p in FUNCTION_PROBES for t in (*p.targets, *p.helpers)}
+    names = {fn for p in FUNCTION_PROBES for fn in p.functions}
     return [KernelFunction(n, True, (n,), 4, returns) for n in sorted(names)]
 
 
@@ -57,10 +57,13 @@ def test_function_probe_source_compiles(bpf_ready: None, method: str, returns: s
         )
         # an entry program for every function, an exit program for every timed one
         assert {n for n in names if n.startswith(prefix[0])} == {
-            prefix[0] + t for p in FUNCTION_PROBES for t in (*p.targets, *p.helpers)
+            prefix[0] + fn for p in FUNCTION_PROBES for fn in p.functions
         }
         assert {n for n in names if n.startswith(prefix[1])} == {
-            prefix[1] + t for p in FUNCTION_PROBES if p.returns for t in p.targets
+            prefix[1] + t
+            for p in FUNCTION_PROBES
+            if p.returns
+            for t in (*p.targets, *p.alternatives)
         }
         if method == "kprobe":
             for n in names:

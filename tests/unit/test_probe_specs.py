@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from thpwatch.kernel import facts
-from thpwatch.probes.crosscheck import Check, CrossCheck, disagreement
+from thpwatch.probes.crosscheck import CHECKS, Check, CrossCheck, disagreement
 from thpwatch.probes.decode import RawMaps
 from thpwatch.probes.headers import HeadersMissing, find_headers, merge_trees
-from thpwatch.probes.loader import BPF_DIR, program_text
-from thpwatch.probes.specs import GROUPS, PROBES, check_groups, probes_of
+from thpwatch.probes.kernel_functions import KernelFunction
+from thpwatch.probes.loader import BPF_DIR, ProbeState, _mark_absent, program_text, resolve_targets
+from thpwatch.probes.specs import FUNCTION_PROBES, GROUPS, PROBES, check_groups, probes_of
 from thpwatch.probes.tracefs import symbolic_names
 
 COLLAPSE_FORMAT = """name: mm_collapse_huge_page
@@ -37,6 +38,34 @@ def test_each_group_alone_selects_only_its_probes_and_file() -> None:
         assert probes and {p.group for p in probes} == {group}
         text = program_text(probes)
         assert text.count("/* ") >= 1 and text.startswith(f"/* {probes[0].file} */")
+
+
+def _kernel(**present: tuple[str, ...]) -> dict[str, KernelFunction]:
+    """Every probed function, with the kallsyms names given (absent when not given)."""
+    names = {fn for p in FUNCTION_PROBES for fn in p.functions}
+    return {n: KernelFunction(n, n in present, present.get(n, ()), 2, "int") for n in names}
+
+
+def test_folio_split_probe_takes_the_name_this_kernel_has() -> None:
+    (spec,) = [p for p in FUNCTION_PROBES if p.name == facts.FN_SPLIT_HUGE_PAGE]
+    new, old = facts.FN_SPLIT_HUGE_PAGE, facts.FN_SPLIT_HUGE_PAGE_OLD
+    # 6.12: split_huge_page_to_list_to_order
+    assert resolve_targets(spec, _kernel(**{new: (new,)})) == (new,)
+    # 6.1: split_huge_page_to_list, with a .cold part listed first
+    kernel_61 = _kernel(**{old: (f"{old}.cold", old)})
+    assert resolve_targets(spec, kernel_61) == (old,)
+    assert kernel_61[old].kprobe_symbol == old
+    # neither: absent, naming both
+    st = ProbeState(spec)
+    st.targets = resolve_targets(spec, _kernel())
+    assert _mark_absent([st], lambda fn: False, "not in BTF nor /proc/kallsyms") == []
+    assert st.reason == f"function {new}, {old} not in BTF nor /proc/kallsyms"
+
+
+def test_a_cold_part_is_never_a_kprobe_target() -> None:
+    cold_only = KernelFunction("f", False, ("f.cold",), 0, "")
+    assert cold_only.present and cold_only.kprobe_symbol is None
+    assert KernelFunction("f", False, ("f.cold", "f.isra.0"), 0, "").kprobe_symbol == "f.isra.0"
 
 
 def test_unknown_group_is_a_clear_error() -> None:
@@ -77,6 +106,22 @@ def test_crosscheck_needs_an_interval_and_flags_a_silent_probe() -> None:
     (o,) = cc.compare({"vmstat:thp_split_pmd": 15}, RawMaps(split_counts={(0, 0): 1}), attached)
     assert o.disagreement == 0 and not o.silent
     assert cc.compare({"vmstat:thp_split_pmd": 16}, RawMaps(split_counts={}), set()) == []
+
+
+def test_pmd_fault_check_uses_vmstat_where_there_are_no_per_size_stats() -> None:
+    """6.1 has no hugepages-2048kB/stats: thp_fault_alloc + thp_fault_fallback stand in."""
+    (check,) = [c for c in CHECKS if c.name == "pmd_fault"]
+    vmstat_only = {"vmstat:thp_fault_alloc": 32, "vmstat:thp_fault_fallback": 1}
+    assert check.kernel(vmstat_only) == 33
+    per_size = {"mthp:2048kB:anon_fault_alloc": 5, "mthp:2048kB:anon_fault_fallback": 0}
+    assert check.kernel(per_size | vmstat_only) == 5  # the per-size stats win where they exist
+    assert check.kernel({}) is None
+    faults = RawMaps(fault_counts={(0, 0, 0): 32})
+    cc = CrossCheck([check])
+    attached = {facts.FN_DO_HUGE_PMD_ANON}
+    assert cc.compare({"vmstat:thp_fault_alloc": 0}, RawMaps(fault_counts={}), attached) == []
+    (o,) = cc.compare({"vmstat:thp_fault_alloc": 32}, faults, attached)
+    assert (o.kernel_delta, o.bpf_delta, o.disagreement) == (32, 32, 0)
 
 
 def _tree(root: Path, files: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from conftest import require
 
 from thpwatch import workload
+from thpwatch.kernel import facts
 from thpwatch.probes.capabilities import detect_capabilities
 from thpwatch.probes.source import BpfSource
 from thpwatch.rates import histogram_deltas
@@ -86,6 +87,27 @@ def compare(record: Record, what: str, kernel: float, ours: float) -> None:
     record(what, f"kernel {kernel:g} thpwatch {ours:g}")
 
 
+# Calls to __split_huge_pmd that split nothing, per workload window, seen on 6.1: 1 (a VMA
+# boundary adjusted where the PMD is not huge).
+MAX_CALLS_WITHOUT_SPLIT = 2
+
+
+def assert_pmd_splits(
+    sampler: Sampler, record: Record, what: str, kernel: int, ours: float
+) -> None:
+    """Where split_huge_pmd_locked exists (6.12) thpwatch counts PMD splits: exactly
+    thp_split_pmd. Without it (6.1: the split, __split_huge_pmd_locked, is inlined and no scalar
+    tells whether __split_huge_pmd found a huge PMD) it counts calls to __split_huge_pmd: every
+    split, plus the calls that find nothing to split."""
+    st = sampler.sources[0].probes.states[facts.FN_SPLIT_HUGE_PMD]
+    if st.detail.get("without") != facts.FN_SPLIT_HUGE_PMD_LOCKED:
+        compare(record, what, kernel, ours)
+        assert ours == kernel
+        return
+    compare(record, f"{what} (6.1: calls to {facts.FN_SPLIT_HUGE_PMD})", kernel, ours)
+    assert kernel <= ours <= kernel + MAX_CALLS_WITHOUT_SPLIT
+
+
 def test_method_is_the_one_asked_for(sampler: Sampler, record_property: Record) -> None:
     forced = os.environ.get("THPWATCH_FORCE_KPROBES") == "1"
     src = sampler.sources[0]
@@ -132,14 +154,14 @@ def test_pmd_splits_equal_thp_split_pmd(sampler: Sampler, record_property: Recor
     with Window(sampler) as w:
         did = workload.split_thps(count=8)
     ours = w.thpwatch("thpwatch_splits_total", level="pmd")
-    compare(
+    assert w.kernel("thp_split_pmd") >= did.counts["pmd_splits"]
+    assert_pmd_splits(
+        sampler,
         record_property,
         "PMD splits (munmap, MADV_COLD) vs thp_split_pmd",
         w.kernel("thp_split_pmd"),
         ours,
     )
-    assert w.kernel("thp_split_pmd") >= did.counts["pmd_splits"]
-    assert ours == w.kernel("thp_split_pmd")
 
 
 def test_thp_swapout_and_swapin(sampler: Sampler, record_property: Record) -> None:
@@ -147,12 +169,6 @@ def test_thp_swapout_and_swapin(sampler: Sampler, record_property: Record) -> No
         did = workload.pageout_retouch(thps=16)
     record_property("swap device", device)
     splits = w.thpwatch("thpwatch_splits_total", level="pmd")
-    compare(
-        record_property,
-        "PMD splits during swap-out vs thp_split_pmd",
-        w.kernel("thp_split_pmd"),
-        splits,
-    )
     record_property(
         "THP swap-out (kernel)",
         f"thp_swpout {w.kernel('thp_swpout')} 2048kB swpout {w.kernel('mthp_swpout')} "
@@ -165,6 +181,12 @@ def test_thp_swapout_and_swapin(sampler: Sampler, record_property: Record) -> No
     )
     compare(record_property, "swap-in faults vs pswpin", w.kernel("pswpin"), swapins)
     assert w.kernel("thp_swpout") + w.kernel("thp_swpout_fallback") == 16
-    assert splits == w.kernel("thp_split_pmd")
+    assert_pmd_splits(
+        sampler,
+        record_property,
+        "PMD splits during swap-out vs thp_split_pmd",
+        w.kernel("thp_split_pmd"),
+        splits,
+    )
     assert w.kernel("pswpin") == did.counts["pages_read"]
     assert swapins == w.kernel("pswpin")

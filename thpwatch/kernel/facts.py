@@ -84,7 +84,8 @@ VMSTAT_GAUGE_PREFIX = "nr_"  # nr_* are current values, the rest event counters
 VMSTAT_ANON_THPS = "nr_anon_transparent_hugepages"  # PMD-mapped anon THPs, in PMD-THP units
 VMSTAT_THP_SPLIT_PMD = "thp_split_pmd"
 VMSTAT_THP_SPLIT_PUD = "thp_split_pud"
-VMSTAT_THP_FAULT_ALLOC = "thp_fault_alloc"
+VMSTAT_THP_FAULT_ALLOC = "thp_fault_alloc"  # PMD-sized anonymous THP faults
+VMSTAT_THP_FAULT_FALLBACK = "thp_fault_fallback"
 VMSTAT_KNOWN_THP = (
     "thp_migration_success",
     "thp_migration_fail",
@@ -238,7 +239,8 @@ FN_DO_HUGE_PMD_SWAP = "do_huge_pmd_swap_page"  # PMD swap series
 FN_DO_SWAP_PAGE = "do_swap_page"
 FN_SPLIT_HUGE_PMD = "__split_huge_pmd"
 FN_SPLIT_HUGE_PUD = "__split_huge_pud"
-FN_SPLIT_HUGE_PAGE = "split_huge_page_to_list_to_order"
+FN_SPLIT_HUGE_PAGE = "split_huge_page_to_list_to_order"  # (page, list, new_order) -> int, 6.8+
+FN_SPLIT_HUGE_PAGE_OLD = "split_huge_page_to_list"  # (page, list) -> int, before 6.8 (6.1)
 FN_SPLIT_HUGE_PMD_LOCKED = "split_huge_pmd_locked"
 FN_SPLIT_HUGE_PUD_LOCKED = "split_huge_pud_locked"  # PUD THP series
 FN_COPY_HUGE_PUD = "copy_huge_pud"

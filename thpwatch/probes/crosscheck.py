@@ -51,6 +51,17 @@ def kernel_sum(*keys: str) -> Callable[[KernelCounts], int | None]:
     return total
 
 
+def kernel_first(
+    *counts: Callable[[KernelCounts], int | None],
+) -> Callable[[KernelCounts], int | None]:
+    """The first of `counts` this kernel has (per-size stats exist since 6.8; vmstat before)."""
+
+    def first(k: KernelCounts) -> int | None:
+        return next((v for v in (c(k) for c in counts) if v is not None), None)
+
+    return first
+
+
 def thp_migratetypes(names: Sequence[str]) -> frozenset[int] | None:
     """Indexes of the migratetypes THPs are allocated from (pagetypeinfo column order); None
     when the names are unknown (then every allocation of the order counts)."""
@@ -110,14 +121,23 @@ class Check:
     exact: bool
 
 
-def _fault_check(name: str, probe: str, size: str, fault: str) -> Check:
-    """A THP fault handler's completed calls against its size's alloc + fallback counts."""
+def _fault_check(
+    name: str, probe: str, size: str, fault: str, vmstat: tuple[str, ...] = ()
+) -> Check:
+    """A THP fault handler's completed calls against its size's alloc + fallback counts, or
+    the `vmstat` counters of that size on kernels without per-size stats (6.1)."""
     stats = ("anon_fault_alloc", "anon_fault_fallback")
+    counter = f"hugepages-{size}/stats/{' + '.join(stats)}"
+    if vmstat:
+        counter += f" (else vmstat {' + '.join(vmstat)})"
     return Check(
         name,
         probe,
-        f"hugepages-{size}/stats/{' + '.join(stats)}",
-        kernel_sum(*(f"mthp:{size}:{stat}" for stat in stats)),
+        counter,
+        kernel_first(
+            kernel_sum(*(f"mthp:{size}:{stat}" for stat in stats)),
+            kernel_sum(*(f"vmstat:{v}" for v in vmstat)),
+        ),
         fault_calls(fault),
         exact=False,
     )
@@ -134,7 +154,13 @@ def checks(thp_types: frozenset[int] | None = None) -> tuple[Check, ...]:
             allocs_of_order(facts.PMD_ORDER, thp_types),
             exact=True,
         ),
-        _fault_check("pmd_fault", facts.FN_DO_HUGE_PMD_ANON, PMD_SIZE, "pmd_anon"),
+        _fault_check(
+            "pmd_fault",
+            facts.FN_DO_HUGE_PMD_ANON,
+            PMD_SIZE,
+            "pmd_anon",
+            (facts.VMSTAT_THP_FAULT_ALLOC, facts.VMSTAT_THP_FAULT_FALLBACK),
+        ),
         _fault_check("pud_fault", facts.FN_DO_HUGE_PUD_ANON, PUD_SIZE, "pud_anon"),
         Check(
             "pmd_swapin",

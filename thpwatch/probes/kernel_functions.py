@@ -36,10 +36,11 @@ class KernelFunction:
 
     @property
     def kprobe_symbol(self) -> str | None:
-        """The exact name when listed, else its first clone."""
+        """The exact name when listed, else its first clone. Never a `.cold` part: that is the
+        function's unlikely branches split off, not an entry (6.1: split_huge_page_to_list)."""
         if self.name in self.symbols:
             return self.name
-        return self.symbols[0] if self.symbols else None
+        return next((s for s in self.symbols if not s.endswith(".cold")), None)
 
 
 def kernel_functions(names: Iterable[str], root: Path = Path("/")) -> dict[str, KernelFunction]:

@@ -98,6 +98,10 @@ class ProbeState:
     reason: str = "not attached yet"
     method: str = ""
     detail: dict[str, str] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()  # what attaches: the spec's, or the alternative the kernel has
+
+    def __post_init__(self) -> None:
+        self.targets = self.targets or self.spec.targets
 
     def status(self) -> SourceStatus:
         detail = {"group": self.spec.group, "method": self.method, **self.detail}
@@ -180,6 +184,13 @@ class ProbeSet:
     def statuses(self) -> list[SourceStatus]:
         return [st.status() for st in self.states.values()]
 
+    def function_of(self, probe: str) -> KernelFunction | None:
+        """The kernel function a function probe watches (after resolving alternatives)."""
+        st = self.states.get(probe)
+        if st is None or st.spec.kind != "function":
+            return None
+        return self.functions.get(st.targets[0])
+
     def attached(self, probe: str) -> bool:
         st = self.states.get(probe)
         return st is not None and st.state is State.OK
@@ -200,8 +211,9 @@ class ProbeSet:
 
     # -- functions ------------------------------------------------------------------------------
     def _open_functions(self, env: Any, states: list[ProbeState]) -> None:
-        names = [t for st in states for t in (*st.spec.targets, *st.spec.helpers)]
-        self.functions = kernel_functions(names)
+        self.functions = kernel_functions(fn for st in states for fn in st.spec.functions)
+        for st in states:
+            st.targets = resolve_targets(st.spec, self.functions)
         present = _mark_absent(
             states, lambda fn: self.functions[fn].present, "not in BTF nor /proc/kallsyms"
         )
@@ -215,7 +227,7 @@ class ProbeSet:
                 st.state = State.BLOCKED if blocked else State.ABSENT
                 st.reason = f"no function probe can attach here: {caps.function_refusal()}"
             return
-        wanted = {t for st in present for t in (*st.spec.targets, *st.spec.helpers)}
+        wanted = {t for st in present for t in (*st.targets, *st.spec.helpers)}
         usable = [
             fn
             for fn in self.functions.values()
@@ -230,7 +242,7 @@ class ProbeSet:
         for st in present:
             st.method = method
             steps = []
-            for fn in st.spec.targets:
+            for fn in st.targets:
                 if fn not in usable_names:
                     steps.append(lambda fn=fn: _not_attachable(fn, method))
                     continue
@@ -242,7 +254,9 @@ class ProbeSet:
                     steps.append(lambda fn=fn: self._attach_function(bpf, fn, method, False, done))
                 else:
                     st.detail["without"] = fn
-            info = self.functions[st.spec.targets[0]]
+            info = self.functions[st.targets[0]]
+            if st.targets != st.spec.targets:
+                st.detail["function"] = info.name  # this kernel's name for it
             st.detail["returns"] = info.returns or "unknown (no BTF)"
             if method == "kprobe" and info.kprobe_symbol not in (None, info.name):
                 st.detail["symbol"] = str(info.kprobe_symbol)  # a compiler clone
@@ -308,13 +322,21 @@ def _mark_absent(
     """Mark probes whose targets the kernel lacks absent; return the others."""
     present = []
     for st in states:
-        missing = [t for t in st.spec.targets if not exists(t)]
+        missing = [t for t in st.targets if not exists(t)]
         if missing:
             st.state = State.ABSENT
-            st.reason = f"{st.spec.kind} {', '.join(missing)} {where}"
+            names = dict.fromkeys((*missing, *st.spec.alternatives))
+            st.reason = f"{st.spec.kind} {', '.join(names)} {where}"
         else:
             present.append(st)
     return present
+
+
+def resolve_targets(spec: ProbeSpec, functions: dict[str, KernelFunction]) -> tuple[str, ...]:
+    """spec.targets, or the first of its alternatives this kernel has when they are missing."""
+    if all(functions[t].present for t in spec.targets):
+        return spec.targets
+    return next(((alt,) for alt in spec.alternatives if functions[alt].present), spec.targets)
 
 
 def _attach_tracepoint(bpf: Any, tp: str) -> None:

@@ -89,7 +89,11 @@ class BpfSource:
             collapse = symbolic_names(fmt.read_text(), "status")
             if not collapse:
                 self._problems.append(f"{fmt}: no status names in the print format; using numbers")
-        returns = {n: f.returns_value for n, f in self.probes.functions.items()}
+        returns = {
+            name: f.returns_value
+            for name in self.probes.states
+            if (f := self.probes.function_of(name)) is not None
+        }
         return Names(migratetypes, collapse, returns)
 
     @staticmethod

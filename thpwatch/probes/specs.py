@@ -25,6 +25,14 @@ class ProbeSpec:
     targets: tuple[str, ...]  # tracepoints ("sys:event") or functions; all must exist
     returns: bool = False  # function probes: also an exit probe (latency, return value)
     helpers: tuple[str, ...] = ()  # functions whose entry it also watches, when they exist
+    # function probes: the same function under its names on other kernels, tried in order when
+    # the (single) target is missing
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """Every function name this probe may need looked up."""
+        return (*self.targets, *self.alternatives, *self.helpers)
 
     @property
     def file(self) -> str:
@@ -61,8 +69,10 @@ TRACEPOINT_PROBES = (
 )
 
 
-def _function(name: str, group: str, helpers: tuple[str, ...] = ()) -> ProbeSpec:
-    return ProbeSpec(name, group, "function", (name,), returns=True, helpers=helpers)
+def _function(
+    name: str, group: str, helpers: tuple[str, ...] = (), alternatives: tuple[str, ...] = ()
+) -> ProbeSpec:
+    return ProbeSpec(name, group, "function", (name,), True, helpers, alternatives)
 
 
 FUNCTION_PROBES = (
@@ -74,7 +84,7 @@ FUNCTION_PROBES = (
     # split_huge_pmd_locked: PMD splits by reclaim/migration that bypass __split_huge_pmd
     _function(facts.FN_SPLIT_HUGE_PMD, "splits", helpers=(facts.FN_SPLIT_HUGE_PMD_LOCKED,)),
     _function(facts.FN_SPLIT_HUGE_PUD, "splits"),
-    _function(facts.FN_SPLIT_HUGE_PAGE, "splits"),
+    _function(facts.FN_SPLIT_HUGE_PAGE, "splits", alternatives=(facts.FN_SPLIT_HUGE_PAGE_OLD,)),
     _function(facts.FN_RESERVED_THP_CHARGE, "reserved"),
     ProbeSpec(
         facts.FN_RESERVED_THP_UNCHARGE, "reserved", "function", (facts.FN_RESERVED_THP_UNCHARGE,)
