@@ -191,6 +191,31 @@ def test_reserved_charge_counts_hpages(source: BpfSource) -> None:
 
 
 @pytest.mark.funcprobes
+def test_handle_mm_fault_probe_counts_every_fault(bpf_ready: None) -> None:
+    """The opt-in faults_any group: each 4 KiB page this process touches faults through
+    handle_mm_fault, which also counts every call (every process) in vmstat pgfault."""
+    caps = detect_capabilities()
+    require(caps.function_method, f"function probes refused: {caps.function_refusal()}")
+    src = BpfSource(groups=("faults_any",), pid=os.getpid())
+    try:
+        run_source(src)
+        attached(src, facts.FN_HANDLE_MM_FAULT)
+        vm0 = read_vmstat(Path("/"))
+        before = collect(src)
+        did = workload.small_fault_storm(pages=4096)
+        after = collect(src)
+        vm1 = read_vmstat(Path("/"))
+    finally:
+        src.close()
+    faults = sum(
+        delta(after, before, "thpwatch_faults_total", fault="any", outcome=o)
+        for o in ("ok", "fallback", "oom", "sigbus", "error", "major", "retry")
+    )
+    assert did.counts["pages"] <= faults <= vm1.get("pgfault") - vm0.get("pgfault")
+    assert delta(after, before, "thpwatch_fault_seconds", fault="any") > 0
+
+
+@pytest.mark.funcprobes
 def test_crosscheck_of_function_probes_against_kernel_counters(bpf_ready: None) -> None:
     """Without a process filter: THP faults and splits move the kernel counters and the probes
     alike; no probe is silent and the pmd_fault/split checks agree."""
