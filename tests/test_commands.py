@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, REPO, require
+from rich.console import Console
 from unit.fixturetree import tree
 
 from thpwatch.cli import main
@@ -284,3 +285,97 @@ def test_doctor_reports_boot_parameters_the_kernel_rejected(tmp_path):
     (rejected,) = [p for p in problems if "rejected" in p]
     assert rejected.startswith("the kernel rejected thp_reserved_size=1G at boot")
     assert not [p for p in problems if p.startswith("thp_reserved_size on /proc/cmdline")]
+
+
+# -- human output at 80 columns, through a real pipe -------------------------------------------
+
+
+def _through_a_pipe(*argv: str, columns: str | None = None) -> str:
+    """What a reader of `thpwatch ARGS | less` gets: stdout a pipe, COLUMNS as given (unset:
+    rich falls back to 80 columns for a pipe)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    proc = subprocess.run([*argv], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("columns", [None, "80"])
+def test_snapshot_values_readable_at_80_columns_through_a_pipe(columns):
+    require(THPWATCH.exists(), "needs .venv/bin/thpwatch (scripts/setup)")
+    out = _through_a_pipe(
+        str(THPWATCH), "snapshot", "--root", str(FIXTURES / "patched"), "--no-processes",
+        columns=columns,
+    )  # fmt: skip
+    assert max(len(line) for line in out.splitlines()) <= 80
+    lines = out.splitlines()
+    # the reserved pool's size (64 hpages) and a cgroup's bytes are on the rows of their labels
+    pool = lines.index(next(x for x in lines if "thpwatch_reserved_thp_pool_hpages" in x))
+    assert lines[pool].rstrip(" │").endswith(" 64")
+    assert any("cgroup=/vmhost " in x and "134217728 (128.0 MiB)" in x for x in lines)
+    mthp = [x for x in lines if "size=2048kB" in x]
+    assert mthp and all(x.rstrip(" │").split()[-1].isdigit() for x in mthp), mthp
+
+
+def test_doctor_evidence_readable_at_80_columns_through_a_pipe():
+    require(THPWATCH.exists(), "needs .venv/bin/thpwatch (scripts/setup)")
+    out = _through_a_pipe(
+        str(THPWATCH), "doctor", "--root", str(FIXTURES / "patched"), "--no-processes"
+    )
+    assert max(len(line) for line in out.splitlines()) <= 80
+    # an evidence line keeps its check and what was found on one line, not cut to 30 columns
+    assert any("  symbol reserved_thp_charge in" in x for x in out.splitlines())
+    assert "│ yes       │ Reserved THP pool" in out
+
+
+def test_python_dash_m_thpwatch():
+    proc = subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "thpwatch", "--help"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: thpwatch" in proc.stdout and "snapshot" in proc.stdout
+
+
+def test_snapshot_prints_histograms_as_log2_bars():
+    from thpwatch.commands.tables import histograms
+    from thpwatch.probes.decode import HIST_SLOTS, LogHist, histogram
+    from thpwatch.snapshot import Sample
+
+    slots = [0] * HIST_SLOTS
+    slots[14], slots[15], slots[17] = 40, 10, 1  # 16-32 us, 32-65 us, 131-262 us
+    busy = Sample(
+        "thpwatch_fault_seconds", (("fault", "pmd_anon"),), histogram(LogHist(tuple(slots), 0))
+    )
+    idle = Sample(
+        "thpwatch_split_seconds", (("level", "pmd"),), histogram(LogHist((0,) * HIST_SLOTS, 0))
+    )
+    console = Console(width=80, record=True)
+    console.print(histograms([busy, idle]))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert "thpwatch_fault_seconds{fault=pmd_anon}  (count 51" in text
+    assert "thpwatch_split_seconds" not in text  # nothing observed: no bars
+    bars = {x.split(":")[0].strip(): x for x in lines if "->" in x}
+    assert list(bars) == ["16384 -> 32767", "32768 -> 65535", "65536 -> 131071", "131072 -> 262143"]
+    assert bars["16384 -> 32767"].count("*") == 40  # the fullest bucket fills the bar
+    assert bars["32768 -> 65535"].count("*") == 10
+    assert bars["65536 -> 131071"].count("*") == 0 and ": 0 " in bars["65536 -> 131071"]
+    assert max(map(len, lines)) <= 80
+    assert histograms([idle]) is None
+
+
+def test_snapshot_command_prints_the_bars_of_observed_histograms(monkeypatch):
+    from thpwatch.commands import snapshot as snapshot_command
+    from thpwatch.probes.decode import HIST_SLOTS, LogHist, histogram
+    from thpwatch.snapshot import Sample
+
+    slots = [0] * HIST_SLOTS
+    slots[20] = 3
+    h = Sample("thpwatch_compaction_seconds", (), histogram(LogHist(tuple(slots), 3 << 20)))
+    snap = Snapshot(0, 0, (h,), ())
+    monkeypatch.setattr(snapshot_command, "read_once", lambda root, options: snap)
+    out = run("snapshot", "--no-bpf").output
+    assert "Histograms" in out
+    assert "1048576 -> 2097151 : 3" in out

@@ -79,13 +79,7 @@ def doctor(root: Path, as_json: bool, selftest: bool, selftest_no_swap: bool, **
 
 def render(d: Diagnosis, console: Console) -> None:
     console.print(f"[bold]Kernel[/] {d.kernel.release}")
-    features = Table(title="Patch series", title_justify="left")
-    for column in ("series", "present", "evidence"):
-        features.add_column(column, overflow="fold")
-    for f in (*d.kernel.series, d.kernel.smaps_pud_safe):
-        evidence = "\n".join(f"{e.says.value:>7}: {e.check}: {e.found}" for e in f.evidence)
-        features.add_row(f.title, f"[{PRESENCE_STYLE[f.present]}]{f.present.value}[/]", evidence)
-    console.print(features)
+    console.print(series_table(d))
     bpf = Table(title="BPF attach types (tried)", title_justify="left")
     for column in ("type", "state", "reason"):
         bpf.add_column(column, overflow="fold")
@@ -106,6 +100,19 @@ def render(d: Diagnosis, console: Console) -> None:
     for f in d.findings:
         findings.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", f.problem, f.fix)
     console.print(findings if d.findings else "[green]No problems found.[/]")
+
+
+def series_table(d: Diagnosis) -> Table:
+    """Each series on its own row, its evidence on indented rows below it: the evidence gets
+    the whole width (paths and prototypes are long), not a third of it."""
+    table = Table(title="Patch series", title_justify="left")
+    table.add_column("present", no_wrap=True)
+    table.add_column("series / evidence (what says so: check: what was found)", overflow="fold")
+    for f in (*d.kernel.series, d.kernel.smaps_pud_safe):
+        table.add_row(f"[{PRESENCE_STYLE[f.present]}]{f.present.value}[/]", f"[bold]{f.title}[/]")
+        for e in f.evidence:
+            table.add_row(f"  {e.says.value}", f"  {e.check}: {e.found}")
+    return table
 
 
 def selftest_table(report: SelftestReport) -> Table:

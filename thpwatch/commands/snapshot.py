@@ -17,7 +17,7 @@ from thpwatch.commands.common import (
     root_option,
     source_options,
 )
-from thpwatch.commands.tables import sample_table, status_table
+from thpwatch.commands.tables import histograms, sample_table, status_table
 
 
 @click.command(
@@ -41,4 +41,6 @@ def snapshot(root: Path, as_json: bool, **kw: object) -> None:
         console = Console()
         console.print(status_table(snap.statuses))
         console.print(sample_table(snap.samples))
+        if (bars := histograms(snap.samples)) is not None:
+            console.print(bars)
     raise SystemExit(exit_code(snap.statuses))
