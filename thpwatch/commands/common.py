@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -94,8 +95,26 @@ def options_from(root: Path, kw: dict) -> SourceOptions:
     )
 
 
+LOADING_BPF = "loading BPF probes (bcc compiles them; seconds on a busy host)…"
+
+
+def say(message: str) -> None:
+    """Tell a person at a terminal what slow work is going on (bcc compiling, a workload).
+    On stderr, and only when it is a terminal: never in --json output, logs or pipes."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        Console(stderr=True).print(message, style="dim")
+
+
+def say_loading_bpf(will_load: bool) -> None:
+    if will_load:
+        say(LOADING_BPF)
+
+
 def read_once(root: Path, options: SourceOptions) -> Snapshot:
     """Every source under root, read once (scans included) into one Snapshot."""
     from thpwatch.assembly import all_sources
 
+    say_loading_bpf(options.bpf)
     return Sampler(all_sources(root, options)).snapshot()

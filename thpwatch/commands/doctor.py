@@ -18,6 +18,7 @@ from thpwatch.commands.common import (
     options_from,
     read_once,
     root_option,
+    say,
     source_options,
 )
 from thpwatch.commands.tables import STATE_STYLE, status_table
@@ -64,6 +65,10 @@ def doctor(root: Path, as_json: bool, selftest: bool, selftest_no_swap: bool, **
     if selftest and not options.bpf:
         raise click.UsageError("--selftest needs BPF on the running kernel (no --no-bpf/--root)")
     snap = read_once(root, options)
+    if options.bpf:
+        say("trying each BPF attach type…")
+    if selftest:
+        say("then the self-test: a short THP workload…")
     d = diagnose(
         root,
         snap,

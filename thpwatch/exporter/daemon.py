@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from thpwatch.assembly import all_sources
-from thpwatch.commands.common import enable_probe_option
+from thpwatch.commands.common import enable_probe_option, say_loading_bpf
 from thpwatch.exporter.lifecycle import Daemon, Settings
 from thpwatch.exporter.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from thpwatch.exporter.server import ServeError
@@ -168,6 +168,7 @@ def run(
     settings = Settings(host, port, tls_cert, tls_key, textfile_dir, textfile_interval)
     daemon = Daemon(all_sources(root, options), settings)
     daemon.install_signal_handlers()
+    say_loading_bpf(options.bpf and root == Path("/"))
     try:
         daemon.start()
     except (ServeError, TextfileError) as e:

@@ -14,7 +14,7 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.rule import Rule
 
-from thpwatch.commands.common import options_from, root_option, source_options
+from thpwatch.commands.common import options_from, root_option, say_loading_bpf, source_options
 from thpwatch.sampler import Periodic, Sampler
 from thpwatch.snapshot import Snapshot
 from thpwatch.sources.base import Source
@@ -158,8 +158,7 @@ def top(
     note = "BPF off (--no-bpf)" if no_bpf else "" if options.bpf else f"BPF off (viewing {root})"
     state = ViewState(interval=interval, bpf_note=note)
     console = Console(record=svg is not None)
-    if options.bpf and interactive:
-        console.print("loading BPF probes…", style="dim")
+    say_loading_bpf(options.bpf)
     try:
         feed = Feed(build(root, options))
         if interactive:
