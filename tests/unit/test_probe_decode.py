@@ -163,7 +163,7 @@ def test_faults_by_kind_and_outcome_with_swapin_split_fallback() -> None:
     assert faults[(("fault", "pmd_anon"), ("outcome", "retry"))] == 2
     assert faults[(("fault", "pmd_anon"), ("outcome", "oom"))] == 1
     assert faults[(("fault", "pmd_swapin"), ("outcome", "ok"))] == 3
-    swapin = series(out, "thpwatch_pmd_swapin_total")
+    swapin = {k: v for k, v in series(out, "thpwatch_pmd_swapin_total").items() if v}
     assert swapin == {(("outcome", "split_fallback"),): 3, (("outcome", "major"),): 4}
     hists = series(out, "thpwatch_fault_seconds")
     assert set(hists) == {(("fault", "pmd_anon"),), (("fault", "pmd_swapin"),)}
@@ -229,3 +229,78 @@ def test_every_emitted_name_is_in_the_catalog() -> None:
     names = {s.name for s in out.samples}
     assert len(names) == 17
     assert all(n in catalog() for n in names), names - {n for n in names if n in catalog()}
+
+
+# -- known label sets start at 0 once their probe is attached ------------------------------------
+
+
+def test_attached_probes_have_their_known_label_sets_at_zero_before_any_event() -> None:
+    attached = {"madvise", "collapse_huge_page", "migrate_pages", "mm_page_alloc"}
+    attached |= {facts.FN_DO_HUGE_PMD_SWAP, facts.FN_SPLIT_HUGE_PMD, facts.FN_SPLIT_HUGE_PAGE}
+    raw = RawMaps(
+        alloc={}, madvise={}, collapse={}, migrate=[0, 0, 0],
+        fault_hist=[LogHist(slots(), 0)] * 5, fault_counts={},
+        split_hist=[LogHist(slots(), 0)] * 3, split_counts={},
+    )  # fmt: skip
+    out = emitted(raw, attached)
+    calls = series(out, "thpwatch_madvise_calls_total")
+    assert calls == {(("advice", a), ("result", "ok")): 0 for a in facts.MADV_NAMES.values()}
+    assert series(out, "thpwatch_madvise_bytes_total") == calls
+    assert set(series(out, "thpwatch_khugepaged_collapse_total")) == {
+        (("status", "failed"),),
+        (("status", "succeeded"),),
+    }
+    alloc = series(out, "thpwatch_page_alloc_total")
+    assert len(alloc) == len(NAMES.migratetypes) * 2 and set(alloc.values()) == {0}
+    assert (("migratetype", "ReserveTHP"), ("order", "9"), ("reserved_gfp", "yes")) in alloc
+    faults = series(out, "thpwatch_faults_total")
+    assert {dict(k)["fault"] for k in faults} == {"pmd_swapin"}  # only its probe is attached
+    assert {dict(k)["outcome"] for k in faults} >= {"ok", "oom", "fallback", "retry"}
+    swapin = series(out, "thpwatch_pmd_swapin_total")
+    assert {dict(k)["outcome"] for k in swapin} >= {"minor", "major", "split_fallback"}
+    splits = series(out, "thpwatch_splits_total")
+    assert splits == {  # void __split_huge_pmd: `returned`; split_huge_page_to_list: `ok`
+        (("level", "pmd"), ("result", "returned")): 0,
+        (("level", "folio"), ("result", "ok")): 0,
+    }
+    assert set(series(out, "thpwatch_fault_seconds")) == {(("fault", "pmd_swapin"),)}
+    for sample in out.samples:
+        assert sample.name in catalog(), sample.name
+    names = [(s.name, s.labels) for s in out.samples]
+    assert len(names) == len(set(names)), "a label set emitted twice"
+
+
+def test_a_counted_label_set_keeps_its_count_and_is_not_zeroed_again() -> None:
+    hugepage = facts.MADV_HUGEPAGE
+    raw = RawMaps(madvise={(hugepage, 0, 0): 3, (hugepage, 0, 1): 4 << 20, (hugepage, -22, 0): 1})
+    out = emitted(raw, {"madvise"})
+    calls = series(out, "thpwatch_madvise_calls_total")
+    assert calls[(("advice", "hugepage"), ("result", "ok"))] == 3
+    assert calls[(("advice", "hugepage"), ("result", "EINVAL"))] == 1
+    assert calls[(("advice", "collapse"), ("result", "ok"))] == 0
+    assert len([s for s in out.samples if s.name == "thpwatch_madvise_calls_total"]) == len(calls)
+
+
+def test_probes_not_attached_export_no_zeros() -> None:
+    """Absent or blocked probes: their families stay missing (their state says why)."""
+    raw = RawMaps(
+        madvise={}, fault_hist=[LogHist(slots(), 0)] * 5, fault_counts={}, uncharge=[0, 0]
+    )
+    assert emitted(raw, set()).samples == []
+    out = emitted(raw, {"madvise"})
+    assert {s.name for s in out.samples} == {
+        "thpwatch_madvise_calls_total",
+        "thpwatch_madvise_bytes_total",
+    }
+
+
+def test_every_known_label_set_names_a_declared_label_of_a_declared_metric() -> None:
+    from thpwatch.probes.metrics import KNOWN, METRICS
+    from thpwatch.probes.specs import PROBES
+
+    declared = {m.name: m for m in METRICS}
+    probes = {p.name for p in PROBES}
+    for known in KNOWN:
+        assert known.metric in declared and known.metric.endswith("_total"), known.metric
+        assert tuple(label for label, _ in known.values) == declared[known.metric].labels
+        assert known.probe in probes, known.probe

@@ -12,23 +12,20 @@ from typing import Any
 
 from thpwatch.kernel import facts
 from thpwatch.probes.errors import result_name
-from thpwatch.probes.metrics import LATENCY_BOUNDS
-from thpwatch.snapshot import Histogram
+from thpwatch.probes.metrics import (
+    FAULT_PROBES,
+    FAULTS,
+    KNOWN,
+    LATENCY_BOUNDS,
+    MIGRATION_RESULTS,
+    SPLIT_PROBES,
+    SPLITS,
+)
+from thpwatch.snapshot import Histogram, labels_of
 from thpwatch.sources.base import Emitter
 
 HIST_SLOTS = 63  # THPW_HIST_SLOTS: slot s counts ns values in [2^s, 2^(s+1))
 STALLS = ("direct_reclaim", "compaction")  # stall_hist index -> probe
-FAULTS = ("pmd_anon", "pud_anon", "pmd_swapin", "pte_swapin", "any")  # enum thpw_fault
-FAULT_PROBES = (
-    facts.FN_DO_HUGE_PMD_ANON,
-    facts.FN_DO_HUGE_PUD_ANON,
-    facts.FN_DO_HUGE_PMD_SWAP,
-    facts.FN_DO_SWAP_PAGE,
-    facts.FN_HANDLE_MM_FAULT,
-)
-SPLITS = ("pmd", "pud", "folio")
-SPLIT_PROBES = (facts.FN_SPLIT_HUGE_PMD, facts.FN_SPLIT_HUGE_PUD, facts.FN_SPLIT_HUGE_PAGE)
-MIGRATION_RESULTS = ("succeeded", "failed", "split")
 TOP_PROCESSES = 10
 _OTHER_FAULT_ERRORS = (
     facts.VM_FAULT_SIGSEGV | facts.VM_FAULT_HWPOISON | facts.VM_FAULT_HWPOISON_LARGE
@@ -115,9 +112,10 @@ def _migratetype(names: Names, index: int) -> str:
 
 
 def emit(raw: RawMaps, attached: Iterable[str], names: Names, out: Emitter) -> None:
-    """Add the samples of every attached probe; a probe not attached adds nothing (absent,
-    not zero)."""
+    """Add the samples of every attached probe, its known label sets at 0 until their first
+    event; a probe not attached adds nothing (absent, not zero)."""
     on = set(attached)
+    first = len(out.samples)
     if raw.alloc is not None and "mm_page_alloc" in on:
         for (order, mt, reserved), n in sorted(raw.alloc.items()):
             out.add(
@@ -148,6 +146,19 @@ def emit(raw: RawMaps, attached: Iterable[str], names: Names, out: Emitter) -> N
     _emit_faults(raw, on, out)
     _emit_splits(raw, on, names, out)
     _emit_reserved(raw, on, out)
+    _emit_known_zeros(on, names, out, first)
+
+
+def _emit_known_zeros(on: set[str], names: Names, out: Emitter, first: int) -> None:
+    """0 for every known label set (metrics.KNOWN) of an attached probe that the maps did not
+    give a value yet."""
+    seen = {(s.name, s.labels) for s in out.samples[first:]}
+    for known in KNOWN:
+        if known.probe not in on:
+            continue
+        for labels in known.label_sets(names):
+            if (known.metric, labels_of(labels)) not in seen:
+                out.add(known.metric, 0, labels_of(labels))
 
 
 def _emit_madvise(raw: RawMaps, out: Emitter) -> None:

@@ -1,4 +1,5 @@
-"""Metrics the BPF probes emit (see decode.py for how each is read from the maps).
+"""Metrics the BPF probes emit (see decode.py for how each is read from the maps), and the
+label sets each of them has from the moment its probe attaches (KNOWN).
 
 Latency histograms use LATENCY_BOUNDS: powers of two of nanoseconds from 2^10 ns (~1 us) to
 2^35 ns (~34 s), in seconds; the BPF side keeps log2(ns) slots, which map onto these exactly.
@@ -6,9 +7,39 @@ Latency histograms use LATENCY_BOUNDS: powers of two of nanoseconds from 2^10 ns
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from thpwatch.kernel import facts
 from thpwatch.metric import Metric
 
 LATENCY_BOUNDS = tuple(2**k / 1e9 for k in range(10, 36))
+
+# Label values and the probe behind each (indexes mirror bpf/*.bpf.c).
+FAULTS = ("pmd_anon", "pud_anon", "pmd_swapin", "pte_swapin", "any")  # enum thpw_fault
+FAULT_PROBES = (
+    facts.FN_DO_HUGE_PMD_ANON,
+    facts.FN_DO_HUGE_PUD_ANON,
+    facts.FN_DO_HUGE_PMD_SWAP,
+    facts.FN_DO_SWAP_PAGE,
+    facts.FN_HANDLE_MM_FAULT,
+)
+FAULT_OUTCOMES = ("ok", "major", "fallback", "oom", "sigbus", "retry", "error")
+PMD_SWAPIN_OUTCOMES = (
+    "major",
+    "minor",
+    "split_fallback",
+    "fallback",
+    "oom",
+    "sigbus",
+    "retry",
+    "error",
+)
+SPLITS = ("pmd", "pud", "folio")
+SPLIT_PROBES = (facts.FN_SPLIT_HUGE_PMD, facts.FN_SPLIT_HUGE_PUD, facts.FN_SPLIT_HUGE_PAGE)
+MIGRATION_RESULTS = ("succeeded", "failed", "split")
 
 METRICS = (
     Metric(
@@ -133,4 +164,81 @@ METRICS = (
         ("check",),
         "ratio",
     ),
+)
+
+
+# -- label sets that exist from attach on --------------------------------------------------------
+
+Values = tuple[str, ...] | Callable[[Any], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Known:
+    """Label sets of `metric` that exist as soon as `probe` is attached: they read 0 until the
+    first event instead of being missing (dashboards say 0, not "No data"; rate() sees the
+    first events). A probe that is not attached adds none of them (absent is not zero).
+
+    values: per label, its known values, or a function of the start-up names (decode.Names)
+    for values the kernel names at run time (migratetypes, collapse statuses, split results).
+    Errno results are not enumerated: only `ok` (and errnos an alert selects) start at 0."""
+
+    metric: str
+    probe: str
+    values: tuple[tuple[str, Values], ...] = ()
+
+    def label_sets(self, names: Any) -> Iterator[dict[str, str]]:
+        labels = [label for label, _ in self.values]
+        columns = [v(names) if callable(v) else v for _, v in self.values]
+        for combo in product(*columns):
+            yield dict(zip(labels, combo, strict=True))
+
+
+def _split_result(probe: str) -> Callable[[Any], tuple[str, ...]]:
+    return lambda names: ("ok",) if names.split_returns_value.get(probe) else ("returned",)
+
+
+ADVICE = tuple(facts.MADV_NAMES.values())
+KNOWN = (
+    Known(
+        "thpwatch_page_alloc_total",
+        "mm_page_alloc",
+        (  # the PMD THP order; other orders appear with their first allocation
+            ("order", (str(facts.PMD_ORDER),)),
+            ("migratetype", lambda names: tuple(names.migratetypes)),
+            ("reserved_gfp", ("no", "yes")),
+        ),
+    ),
+    Known("thpwatch_madvise_calls_total", "madvise", (("advice", ADVICE), ("result", ("ok",)))),
+    Known("thpwatch_madvise_bytes_total", "madvise", (("advice", ADVICE), ("result", ("ok",)))),
+    Known(
+        "thpwatch_khugepaged_collapse_total",
+        "collapse_huge_page",
+        (("status", lambda names: tuple(dict.fromkeys(names.collapse_status.values()))),),
+    ),
+    Known("thpwatch_thp_migration_total", "migrate_pages", (("result", MIGRATION_RESULTS),)),
+    *(
+        Known(
+            "thpwatch_faults_total",
+            probe,
+            (("fault", (fault,)), ("outcome", FAULT_OUTCOMES)),
+        )
+        for fault, probe in zip(FAULTS, FAULT_PROBES, strict=True)
+    ),
+    Known(
+        "thpwatch_pmd_swapin_total", facts.FN_DO_HUGE_PMD_SWAP, (("outcome", PMD_SWAPIN_OUTCOMES),)
+    ),
+    *(
+        Known(
+            "thpwatch_splits_total", probe, (("level", (level,)), ("result", _split_result(probe)))
+        )
+        for level, probe in zip(SPLITS, SPLIT_PROBES, strict=True)
+    ),
+    *(
+        Known(metric, facts.FN_RESERVED_THP_CHARGE, (("result", ("ok", "ENOMEM")),))
+        for metric in (
+            "thpwatch_reserved_thp_charge_total",
+            "thpwatch_reserved_thp_charge_hpages_total",
+        )
+    ),
+    Known("thpwatch_reserved_thp_uncharge_hpages_total", facts.FN_RESERVED_THP_UNCHARGE),
 )
