@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from thpwatch.catalog import catalog
@@ -90,6 +92,7 @@ NAMES = Names(
     migratetypes=("Unmovable", "Movable", "Reclaimable", "HighAtomic", "ReserveTHP", "Isolate"),
     collapse_status={0: "failed", 1: "succeeded"},
     split_returns_value={facts.FN_SPLIT_HUGE_PMD: False, facts.FN_SPLIT_HUGE_PAGE: True},
+    reserved_thp=True,
 )
 
 
@@ -246,6 +249,11 @@ def test_attached_probes_have_their_known_label_sets_at_zero_before_any_event() 
     calls = series(out, "thpwatch_madvise_calls_total")
     assert calls == {(("advice", a), ("result", "ok")): 0 for a in facts.MADV_NAMES.values()}
     assert series(out, "thpwatch_madvise_bytes_total") == calls
+    # a kernel without the Reserved THP series: its advice is not a label set (absent, not 0)
+    stock = Emitter()
+    emit(raw, attached, replace(NAMES, reserved_thp=False), stock)
+    advices = {dict(k)["advice"] for k in series(stock, "thpwatch_madvise_calls_total")}
+    assert advices == set(facts.MADV_NAMES.values()) - {"reserved_thp"}
     assert set(series(out, "thpwatch_khugepaged_collapse_total")) == {
         (("status", "failed"),),
         (("status", "succeeded"),),

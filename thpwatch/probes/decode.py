@@ -103,6 +103,7 @@ class Names:
     migratetypes: tuple[str, ...] = ()  # /proc/pagetypeinfo column order
     collapse_status: Mapping[int, str] = field(default_factory=dict)  # from the event format
     split_returns_value: Mapping[str, bool] = field(default_factory=dict)  # probe -> BTF
+    reserved_thp: bool = False  # the kernel has the Reserved THP series (its sysfs directory)
 
 
 def _migratetype(names: Names, index: int) -> str:

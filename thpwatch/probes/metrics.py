@@ -179,7 +179,8 @@ class Known:
     first events). A probe that is not attached adds none of them (absent is not zero).
 
     values: per label, its known values, or a function of the start-up names (decode.Names)
-    for values the kernel names at run time (migratetypes, collapse statuses, split results).
+    for values that depend on the kernel (migratetypes, collapse statuses, split results, the
+    reserved-THP advice).
     Errno results are not enumerated: only `ok` (and errnos an alert selects) start at 0."""
 
     metric: str
@@ -197,7 +198,12 @@ def _split_result(probe: str) -> Callable[[Any], tuple[str, ...]]:
     return lambda names: ("ok",) if names.split_returns_value.get(probe) else ("returned",)
 
 
-ADVICE = tuple(facts.MADV_NAMES.values())
+def _advice(names: Any) -> tuple[str, ...]:
+    """MADV_RESERVED_THP means something only on a kernel with the series (else EINVAL)."""
+    reserved = facts.MADV_NAMES[facts.MADV_RESERVED_THP]
+    return tuple(a for a in facts.MADV_NAMES.values() if a != reserved or names.reserved_thp)
+
+
 KNOWN = (
     Known(
         "thpwatch_page_alloc_total",
@@ -208,8 +214,8 @@ KNOWN = (
             ("reserved_gfp", ("no", "yes")),
         ),
     ),
-    Known("thpwatch_madvise_calls_total", "madvise", (("advice", ADVICE), ("result", ("ok",)))),
-    Known("thpwatch_madvise_bytes_total", "madvise", (("advice", ADVICE), ("result", ("ok",)))),
+    Known("thpwatch_madvise_calls_total", "madvise", (("advice", _advice), ("result", ("ok",)))),
+    Known("thpwatch_madvise_bytes_total", "madvise", (("advice", _advice), ("result", ("ok",)))),
     Known(
         "thpwatch_khugepaged_collapse_total",
         "collapse_huge_page",

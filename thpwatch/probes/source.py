@@ -94,7 +94,8 @@ class BpfSource:
             for name in self.probes.states
             if (f := self.probes.function_of(name)) is not None
         }
-        return Names(migratetypes, collapse, returns)
+        reserved = (self.root / facts.RESERVED_THP_DIR).is_dir()
+        return Names(migratetypes, collapse, returns, reserved)
 
     @staticmethod
     def _no_probe(statuses: Iterable[SourceStatus], out: Emitter) -> None:
