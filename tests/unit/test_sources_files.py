@@ -81,9 +81,16 @@ def test_thp_settings_source():
     assert got[("thpwatch_thp_shmem_enabled", L(mode="never"))] == 1.0
     assert got[("thpwatch_thp_use_zero_page", ())] == 1
     assert got[("thpwatch_thp_pmd_size_bytes", ())] == 2097152
-    assert got[("thpwatch_khugepaged_setting", L(setting="max_ptes_none"))] == 511
     assert ("thpwatch_khugepaged_pages_collapsed_total", ()) in got
-    assert ("thpwatch_khugepaged_setting", L(setting="pages_collapsed")) not in got
+    # base units: the sleeps in seconds, PTE limits by kind, no family mixing units
+    assert got[("thpwatch_khugepaged_scan_sleep_seconds", ())] == 10.0
+    assert got[("thpwatch_khugepaged_alloc_sleep_seconds", ())] == 60.0
+    assert got[("thpwatch_khugepaged_pages_to_scan", ())] == 4096
+    assert got[("thpwatch_khugepaged_max_ptes", L(kind="none"))] == 511
+    assert got[("thpwatch_khugepaged_max_ptes", L(kind="swap"))] == 64
+    assert got[("thpwatch_khugepaged_max_ptes", L(kind="shared"))] == 256
+    assert got[("thpwatch_khugepaged_defrag", ())] == 1
+    assert not [k for k in got if k[0] == "thpwatch_khugepaged_setting"]
 
 
 def test_vmstat_source_selects_and_types():

@@ -97,10 +97,23 @@ METRICS = (
     _counter("thpwatch_khugepaged_pages_collapsed_total", "Huge pages khugepaged collapsed."),
     _counter("thpwatch_khugepaged_full_scans_total", "Full scans khugepaged completed."),
     _gauge(
-        "thpwatch_khugepaged_setting",
-        "A khugepaged tunable, value as in its sysfs file (max_ptes_none, ..._millisecs).",
-        ("setting",),
+        "thpwatch_khugepaged_scan_sleep_seconds",
+        "Pause between khugepaged scan passes (scan_sleep_millisecs).",
+        unit="seconds",
     ),
+    _gauge(
+        "thpwatch_khugepaged_alloc_sleep_seconds",
+        "Pause after a failed huge page allocation by khugepaged (alloc_sleep_millisecs).",
+        unit="seconds",
+    ),
+    _gauge("thpwatch_khugepaged_pages_to_scan", "Pages khugepaged scans per pass (pages_to_scan)."),
+    _gauge(
+        "thpwatch_khugepaged_max_ptes",
+        "Most PTEs of a kind a collapse accepts (max_ptes_none, max_ptes_swap, max_ptes_shared), "
+        "by kind: none, swap, shared.",
+        ("kind",),
+    ),
+    _gauge("thpwatch_khugepaged_defrag", "1 if khugepaged may compact to allocate (defrag)."),
     _gauge(
         "thpwatch_vmstat_nr_anon_transparent_hugepages",
         "Anonymous THPs mapped, in PMD-sized units (/proc/vmstat).",
@@ -241,10 +254,31 @@ class ThpSettingsSource(FromRoot):
         out.add("thpwatch_thp_use_zero_page", settings.use_zero_page)
         out.add("thpwatch_thp_pmd_size_bytes", settings.hpage_pmd_size)
         for setting, value in settings.khugepaged:
-            if setting in facts.KHUGEPAGED_COUNTERS:
-                out.add(f"thpwatch_khugepaged_{setting}_total", value)
-            else:
-                out.add("thpwatch_khugepaged_setting", value, setting=setting)
+            emit_khugepaged(out, setting, value)
+
+
+KHUGEPAGED_SLEEPS = {
+    "scan_sleep_millisecs": "thpwatch_khugepaged_scan_sleep_seconds",
+    "alloc_sleep_millisecs": "thpwatch_khugepaged_alloc_sleep_seconds",
+}
+KHUGEPAGED_PLAIN = {
+    "pages_to_scan": "thpwatch_khugepaged_pages_to_scan",
+    "defrag": "thpwatch_khugepaged_defrag",
+}
+MAX_PTES = "max_ptes_"
+
+
+def emit_khugepaged(out: Emitter, setting: str, value: int) -> None:
+    """One file of khugepaged/ in base units: counters, sleeps in seconds, PTE limits by kind.
+    A file this version does not know is left out (its unit is unknown), not mislabelled."""
+    if setting in facts.KHUGEPAGED_COUNTERS:
+        out.add(f"thpwatch_khugepaged_{setting}_total", value)
+    elif setting in KHUGEPAGED_SLEEPS:
+        out.add(KHUGEPAGED_SLEEPS[setting], value / 1000)
+    elif setting in KHUGEPAGED_PLAIN:
+        out.add(KHUGEPAGED_PLAIN[setting], value)
+    elif setting.startswith(MAX_PTES):
+        out.add("thpwatch_khugepaged_max_ptes", value, kind=setting.removeprefix(MAX_PTES))
 
 
 class VmstatSource(FromReadings):
