@@ -20,6 +20,7 @@ BUILTINS = {
     "scrape_samples_scraped",
     "process_cpu_seconds_total",
     "process_resident_memory_bytes",
+    "process_start_time_seconds",
 }
 HISTOGRAM_SERIES = re.compile(r"(?P<base>.+)_(bucket|sum|count)$")
 RECORDING_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")

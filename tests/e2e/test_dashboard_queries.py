@@ -33,7 +33,7 @@ from e2e.harness import Prometheus, PromQLError, parse_rfc3339, scrape_config, w
 pytestmark = pytest.mark.e2e
 
 PATCHED = FIXTURES / "patched"
-JOB = "thpwatch"  # the job the rules' ThpwatchDown/Absent alerts select
+JOB = "thpwatch"  # the committed rules' default --targets selector (job="thpwatch")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ RECORDING_NEEDS = {
     "instance_fault:thpwatch_fault_seconds:p99_rate5m": {FUNCTION_PROBES},
     "instance:thpwatch_pmd_swapin_split_fallback_per_swapin:ratio_rate5m": {FUNCTION_PROBES},
     "instance_state:thpwatch_probes:count": {TRACEPOINT_PROBES},
+    "instance_probe:thpwatch_probe_attached:since_start": {TRACEPOINT_PROBES},
 }
 
 
