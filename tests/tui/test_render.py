@@ -14,7 +14,7 @@ from thpwatch.tui.latency import render_latency
 from thpwatch.tui.pool import render_pool
 from thpwatch.tui.screen import MIN_HEIGHT, MIN_WIDTH, ViewState, render_screen
 from thpwatch.tui.sizes import render_sizes
-from thpwatch.tui.top_tables import Ranking, render_ranking
+from thpwatch.tui.top_tables import Ranking, TableView, render_ranking
 
 
 def screen(frame: Frame, width: int, height: int | None, **state) -> str:
@@ -171,25 +171,27 @@ def test_rankings_sort_and_filter():
         "thpwatch_process_anon_huge_bytes",
         "thpwatch_process_reserved_thp_bytes",
     )
-    by_thp = text_of(render_ranking(procs, "thpwatch_process_", 0, "", 10))
-    by_reserved = text_of(render_ranking(procs, "thpwatch_process_", 1, "", 10))
+    by_thp = text_of(render_ranking(procs, "thpwatch_process_", TableView(0, ""), 10))
+    by_reserved = text_of(render_ranking(procs, "thpwatch_process_", TableView(1, ""), 10))
     assert by_thp.index("101 db") < by_thp.index("202 cache")
     assert by_reserved.index("202 cache") < by_reserved.index("101 db")
     assert "THP ▼" in by_thp and "rt VMAs ▼" in by_reserved
-    only_cache = text_of(render_ranking(procs, "thpwatch_process_", 0, "cach", 10))
+    only_cache = text_of(render_ranking(procs, "thpwatch_process_", TableView(0, "cach"), 10))
     assert "202 cache" in only_cache and "db" not in only_cache
     assert "60.0 MiB" in only_cache
 
 
 def test_ranking_caps_rows():
     procs = Ranking.of(Frame(snaps.patched(0)), "thpwatch_process_", "comm", "Top processes")
-    text = text_of(render_ranking(procs, "thpwatch_process_", 0, "", 1))
-    assert "101 db" in text and "202 cache" not in text and "1 more" in text
+    text = text_of(render_ranking(procs, "thpwatch_process_", TableView(0, ""), 1))
+    assert "101 db" in text and "202 cache" not in text and "rows 1-1 of 2" in text
 
 
 def test_no_process_source_is_said():
     procs = Ranking.of(Frame(snaps.stock(0)), "thpwatch_process_", "comm", "Top processes")
-    assert "Top processes: none reported" in text_of(render_ranking(procs, "p", 0, "", 5))
+    assert "Top processes: none reported" in text_of(
+        render_ranking(procs, "p", TableView(0, ""), 5)
+    )
 
 
 @pytest.mark.parametrize("width,height", [(80, 24), (120, 40), (200, 60)])
@@ -325,3 +327,19 @@ def test_latency_with_the_probes_bucket_layout():
     assert len(bars) == len(LATENCY_BOUNDS) + 1  # one bar per bucket, +Inf included
     assert bars[0] == "█" and bars[10] == "▁" and bars.strip(" ▁█") == ""
     assert bars.rstrip() in text
+
+
+def test_ranking_reverse_scroll_and_follow():
+    procs = Ranking.of(Frame(snaps.patched(0)), "thpwatch_process_", "comm", "Top processes")
+    prefix = "thpwatch_process_"
+    smallest_first = text_of(render_ranking(procs, prefix, TableView(reverse=True), 10))
+    assert smallest_first.index("202 cache") < smallest_first.index("101 db")
+    assert "THP ▲" in smallest_first
+    second_page = text_of(render_ranking(procs, prefix, TableView(offset=1), 1))
+    assert "202 cache" in second_page and "101 db" not in second_page
+    assert "rows 2-2 of 2" in second_page
+    past_the_end = text_of(render_ranking(procs, prefix, TableView(offset=50), 1))
+    assert "rows 2-2 of 2" in past_the_end  # clamped to the last page
+    only_db = TableView(keep=lambda labels: dict(labels).get("pid") == "101", follow="pid 101")
+    followed = text_of(render_ranking(procs, prefix, only_db, 10))
+    assert "101 db" in followed and "cache" not in followed and "pid 101" in followed

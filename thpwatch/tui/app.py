@@ -21,11 +21,28 @@ from thpwatch.sources.base import Source
 from thpwatch.sources.host import SourceOptions
 from thpwatch.tui.controls import handle_key
 from thpwatch.tui.events import EventLog
+from thpwatch.tui.follow import Follow, normalise_cgroup
 from thpwatch.tui.frame import Frame
 from thpwatch.tui.keys import cbreak, read_key
 from thpwatch.tui.screen import ViewState, render_screen
 
 RESIZE_POLL = 0.25  # seconds between terminal-size checks while waiting for a key
+FOLLOW_TOP = 100_000  # -p/-c: report every scanned process and cgroup (the scans keep bounds)
+
+
+def following(root: Path, pid: int | None, cgroup: str | None) -> Follow:
+    """The -p/-c choice, checked: the process and the cgroup must exist."""
+    if pid is not None and not (root / "proc" / str(pid)).is_dir():
+        raise click.BadParameter(f"no process {pid} under {root / 'proc'}", param_hint="-p")
+    path = None
+    if cgroup is not None:
+        path = normalise_cgroup(cgroup)
+        fs = root / "sys/fs/cgroup"
+        where = [fs / path.lstrip("/"), fs / "memory" / path.lstrip("/")]
+        where += [fs / "unified" / path.lstrip("/")]
+        if not any(d.is_dir() for d in where):
+            raise click.BadParameter(f"no cgroup {path} under {fs}", param_hint="-c")
+    return Follow(pid, path, root)
 
 
 class Feed:
@@ -123,6 +140,20 @@ def run_live(feed: Feed, state: ViewState, console: Console) -> None:
     type=click.FloatRange(min=0.1),
     help="Seconds between process and cgroup scans (they cost more than the rest).",
 )
+@click.option(
+    "-p",
+    "--pid",
+    type=click.IntRange(min=1),
+    help="Follow one process: the probes count only its events (madvise, faults, splits), the "
+    "process and cgroup tables show only it and its cgroups. Kernel counters stay host-wide.",
+)
+@click.option(
+    "-c",
+    "--cgroup",
+    help="Follow one cgroup (path as in the cgroup table, e.g. /system.slice/x.service): the "
+    "tables show it, its descendants and its processes. The probes stay host-wide (they "
+    "filter by process only).",
+)
 @root_option
 @source_options
 def top(
@@ -131,23 +162,31 @@ def top(
     once: bool,
     svg: Path | None,
     scan_interval: float,
+    pid: int | None,
+    cgroup: str | None,
     root: Path,
     **kw: Any,
 ) -> None:
     """Live view of THP activity: reserved pool, per-size rates, fault latency, top users.
 
     \b
-    Keys: q quit, p pause, s cycle sort, / filter processes/cgroups, ? help.
+    Keys: q quit, p pause, s cycle sort, r reverse sort, ↑/↓ PgUp/PgDn scroll the
+    process and cgroup tables, / filter processes/cgroups, ? help.
     \b
     Examples:
       thpwatch top                          live view, every second
       thpwatch top --once                   one plain frame (pipes, scripts)
       thpwatch top -n 5 --interval 2        five frames, two seconds apart
       thpwatch top --root tests/fixtures/patched   demo of a kernel with all four series
+      thpwatch top -p 1234                  follow one process (probes filtered to it)
+      thpwatch top -c /system.slice/db.service   follow one cgroup
       COLUMNS=120 thpwatch top --once --svg top.svg   a picture of one frame
     """
     no_bpf = kw["no_bpf"]
+    follow = following(root, pid, cgroup)
     options = replace(options_from(root, kw), scan_interval=scan_interval)
+    if follow:  # every process and cgroup scanned is reported, each with its pid, to narrow
+        options = replace(options, process_pids=True, top=FOLLOW_TOP, pid=pid)
     if once:
         iterations = 1
     interactive = iterations is None
@@ -156,7 +195,7 @@ def top(
     if interactive and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise click.UsageError("not a terminal: use --once or --iterations N for a plain print")
     note = "BPF off (--no-bpf)" if no_bpf else "" if options.bpf else f"BPF off (viewing {root})"
-    state = ViewState(interval=interval, bpf_note=note)
+    state = ViewState(interval=interval, bpf_note=note, follow=follow)
     console = Console(record=svg is not None)
     say_loading_bpf(options.bpf)
     try:

@@ -3,7 +3,7 @@ when the terminal is short, a terminal too small gets a message instead of a bro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -13,12 +13,13 @@ from thpwatch.snapshot import State
 from thpwatch.tui import names
 from thpwatch.tui.activity import render_activity
 from thpwatch.tui.events import EventLog
+from thpwatch.tui.follow import Follow
 from thpwatch.tui.frame import Frame
 from thpwatch.tui.header import render_header
 from thpwatch.tui.latency import render_latency
 from thpwatch.tui.pool import render_pool
 from thpwatch.tui.sizes import render_sizes
-from thpwatch.tui.top_tables import Ranking, column_title, render_ranking
+from thpwatch.tui.top_tables import Ranking, TableView, column_title, render_ranking
 
 MIN_WIDTH, MIN_HEIGHT = 60, 12
 GAP = 2  # columns between two panels side by side
@@ -35,6 +36,21 @@ class ViewState:
     editing_filter: bool = False
     show_help: bool = False
     bpf_note: str = ""  # why there are no probes at all (--no-bpf, fixture tree)
+    reverse: bool = False  # smallest first in the process and cgroup tables
+    scroll: int = 0  # first row shown of the process and cgroup tables
+    page: int = 10  # rows the tables showed at the last render: what PgUp/PgDn move by
+    follow: Follow = field(default_factory=Follow)  # -p PID / -c CGROUP
+
+    def table_view(self, keep_cgroups: bool = False) -> TableView:
+        keep = self.follow.keeps_cgroup if keep_cgroups else self.follow.keeps_process
+        return TableView(
+            self.sort_index,
+            self.needle,
+            self.reverse,
+            self.scroll,
+            keep if self.follow else None,
+            self.follow.describe(),
+        )
 
 
 HELP = """\
@@ -42,6 +58,8 @@ thpwatch top — keys
   q        quit
   p        pause / resume sampling
   s        cycle the sort column of the process and cgroup tables
+  r        reverse the sort (smallest first)
+  ↑ ↓ j k  scroll the process and cgroup tables by a row; PgUp PgDn by a page; g to the top
   /        filter processes and cgroups by name, pid or path (Enter keeps, Esc clears)
   ?        this help (any key closes it)
 
@@ -66,8 +84,20 @@ def footer(state: ViewState, sort_name: str | None) -> Text:
         ("q", "bold"), " quit  ", ("p", "bold"), " pause  ", ("s", "bold"), " sort"
     )
     if sort_name:
-        keys.append(f" ({sort_name})")
-    keys.append_text(Text.assemble("  ", ("/", "bold"), " filter  ", ("?", "bold"), " help"))
+        keys.append(f" ({sort_name}{', reversed' if state.reverse else ''})")
+    keys.append_text(
+        Text.assemble(
+            "  ",
+            ("r", "bold"),
+            " reverse  ",
+            ("↑↓", "bold"),
+            " scroll  ",
+            ("/", "bold"),
+            " filter  ",
+            ("?", "bold"),
+            " help",
+        )  # fmt: skip
+    )
     if state.needle:
         keys.append(f"  filter '{state.needle}'", style="cyan")
     return keys
@@ -97,15 +127,17 @@ def render_screen(
     sort_col = processes.sort_column(state.sort_index)
     sort_name = column_title(sort_col, names.PROCESS_PREFIX) if sort_col else None
     rows = 10 if height is None else max(3, height // 6)
+    state.page = rows
     latency = render_latency(frame, state.bpf_note, show_spark=not compact)
     activity = render_activity(frame)
     procs = render_ranking(
-        processes, names.PROCESS_PREFIX, state.sort_index, state.needle, rows, smaps_note(frame)
+        processes, names.PROCESS_PREFIX, state.table_view(), rows, smaps_note(frame)
     )
-    groups = render_ranking(cgroups, names.CGROUP_PREFIX, state.sort_index, state.needle, rows)
+    groups = render_ranking(cgroups, names.CGROUP_PREFIX, state.table_view(True), rows)
     # (priority, name, renderable) in screen order; lower priority = kept longer when short
     blocks: list[tuple[int, str, RenderableType]] = [
         (0, "header", render_header(frame, state.interval, state.paused, state.bpf_note)),
+        *([(0, "follow", follow_line(state.follow))] if state.follow else []),
         (2, "pool", render_pool(frame, width)),
         (1, "sizes", render_sizes(frame, compact)),
     ]
@@ -122,6 +154,14 @@ def render_screen(
         return Group(*(r for _, _, r in blocks))
     blocks.append((0, "keys", footer(state, sort_name)))
     return fit(console, blocks, width, height)
+
+
+def follow_line(follow: Follow) -> Text:
+    probes = "probe counts: this process only" if follow.pid is not None else "probes host-wide"
+    return Text.assemble(
+        ("following ", "bold cyan"), (follow.describe(), "bold"), f"  ({probes}; kernel "
+        "counters host-wide; tables narrowed)",
+    )  # fmt: skip
 
 
 def smaps_note(frame: Frame) -> str:

@@ -6,6 +6,7 @@ a new per-process metric shows up without touching the TUI. Rows are keyed by th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich import box
@@ -44,14 +45,23 @@ class Ranking:
     def sort_column(self, sort_index: int) -> str | None:
         return self.columns[sort_index % len(self.columns)] if self.columns else None
 
-    def ranked(self, sort_index: int, needle: str = "") -> list[tuple[Labels, dict[str, float]]]:
+    def ranked(
+        self,
+        sort_index: int,
+        needle: str = "",
+        reverse: bool = False,
+        keep: Callable[[Labels], bool] | None = None,
+    ) -> list[tuple[Labels, dict[str, float]]]:
+        """Rows that match needle and keep, largest first (smallest first when reverse)."""
         key = self.sort_column(sort_index)
         rows = [
             (labels, values)
             for labels, values in self.rows.items()
-            if not needle or any(needle.lower() in v.lower() for _, v in labels)
+            if (not needle or any(needle.lower() in v.lower() for _, v in labels))
+            and (keep is None or keep(labels))
         ]
-        rows.sort(key=lambda row: (-row[1].get(key, -1.0), row[0]))
+        sign = 1.0 if reverse else -1.0
+        rows.sort(key=lambda row: (sign * row[1].get(key, -1.0), row[0]))
         return rows
 
 
@@ -79,14 +89,28 @@ def identity(labels: Labels) -> str:
     return " ".join(v for _, v in labels)
 
 
+@dataclass(frozen=True)
+class TableView:
+    """How the keys and options shape a ranking table: sort, order, filter, scroll, follow."""
+
+    sort_index: int = 0
+    needle: str = ""
+    reverse: bool = False
+    offset: int = 0  # first row shown (scrolling)
+    keep: Callable[[Labels], bool] | None = None  # -p / -c
+    follow: str = ""  # what keep keeps, for the title
+
+
 def render_ranking(
-    ranking: Ranking, prefix: str, sort_index: int, needle: str, max_rows: int, note: str = ""
+    ranking: Ranking, prefix: str, view: TableView, max_rows: int, note: str = ""
 ) -> RenderableType:
     """note: a caveat shown under the table (e.g. why some columns are missing)."""
     if not ranking.columns:
         return Text(f"{ranking.title}: none reported (source off or absent)", style=ABSENT_STYLE)
+    sort_index, needle = view.sort_index, view.needle
     sort_col = ranking.sort_column(sort_index)
-    title = ranking.title + (f"  filter '{needle}'" if needle else "")
+    title = ranking.title + (f"  {view.follow}" if view.follow else "")
+    title += f"  filter '{needle}'" if needle else ""
     table = Table(
         title=title,
         title_justify="left",
@@ -99,15 +123,23 @@ def render_ranking(
         ranking.title.split()[-1], no_wrap=True, overflow="ellipsis", min_width=12, max_width=40
     )
     for name in ranking.columns:
-        marker = " ▼" if name == sort_col else ""
+        marker = (" ▲" if view.reverse else " ▼") if name == sort_col else ""
         table.add_column(column_title(name, prefix) + marker, justify="right", no_wrap=True)
-    ranked = ranking.ranked(sort_index, needle)
-    for labels, values in ranked[:max_rows]:
+    ranked = ranking.ranked(sort_index, needle, view.reverse, view.keep)
+    first = scroll_offset(view.offset, len(ranked), max_rows)
+    for labels, values in ranked[first : first + max_rows]:
         table.add_row(identity(labels), *(cell(n, values.get(n)) for n in ranking.columns))
     if len(ranked) > max_rows:
-        table.caption, table.caption_justify = f"{len(ranked) - max_rows} more", "left"
+        last = min(first + max_rows, len(ranked))
+        table.caption = f"rows {first + 1}-{last} of {len(ranked)}  (↑↓ PgUp PgDn scroll)"
+        table.caption_justify = "left"
     if not ranked:
         table.add_row(Text("no match", style=ABSENT_STYLE))
     if not note:
         return table
     return Group(table, Text(note, style=ABSENT_STYLE, no_wrap=True, overflow="ellipsis"))
+
+
+def scroll_offset(wanted: int, rows: int, shown: int) -> int:
+    """The first row to show: wanted, but never past the last full page."""
+    return max(0, min(wanted, rows - shown))
