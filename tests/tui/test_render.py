@@ -306,6 +306,30 @@ def test_splits_swapin_and_stalls():
     assert "madvise hugepage 4.0/s  failed 0/s" in only_ok  # no failure series: none happened
 
 
+def test_activity_leaves_out_label_sets_that_never_counted():
+    """The probes export their known label sets at 0 from the start: every advice and PMD
+    swap-in outcome at 0/s would fill the lines; shown are those that counted, else idle."""
+    from thpwatch.tui.activity import render_activity
+
+    def snap(t: float, hugepage: float) -> Snapshot:
+        samples = [
+            snaps.s("thpwatch_madvise_calls_total", 0.0, advice=a, result="ok")
+            for a in ("cold", "collapse", "nohugepage", "pageout")
+        ]
+        samples.append(
+            snaps.s("thpwatch_madvise_calls_total", hugepage, advice="hugepage", result="ok")
+        )
+        samples += [
+            snaps.s("thpwatch_pmd_swapin_total", 0.0, outcome=o) for o in ("major", "minor", "oom")
+        ]
+        return Snapshot(t, t, tuple(samples), ())
+
+    quiet = text_of(render_activity(Frame.between(snap(1.0, 0), snap(2.0, 0))), 200)
+    assert "madvise idle" in quiet and "cold" not in quiet and "PMD oom" not in quiet
+    busy = text_of(render_activity(Frame.between(snap(1.0, 3), snap(2.0, 7))), 200)
+    assert "madvise hugepage 4.0/s  failed 0/s" in busy and "collapse" not in busy
+
+
 def test_latency_with_the_probes_bucket_layout():
     from thpwatch.probes.metrics import LATENCY_BOUNDS
 

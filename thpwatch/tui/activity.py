@@ -49,6 +49,19 @@ def join(items: list[Text | None]) -> Text:
     return out
 
 
+def counted(frame: Frame, name: str, label: str) -> list[str]:
+    """Values of label that have counted something: the probes export their known label sets
+    at 0 from the start, and a line of every advice or outcome at 0/s says nothing."""
+    return sorted({s.label(label) for s in frame.series(name) if s.value})
+
+
+def idle(items: list[Text | None], frame: Frame, name: str) -> list[Text | None]:
+    """items, or "idle" when the family is there but nothing was counted yet."""
+    if not items and frame.has(name):
+        return [Text("idle", style="dim")]
+    return items
+
+
 def split_items(frame: Frame) -> list[Text | None]:
     items: list[Text | None] = [
         rate_item(frame, "PMD", names.VMSTAT_SPLIT_PMD),
@@ -78,7 +91,7 @@ def swapin_items(frame: Frame) -> list[Text | None]:
             frame, "split fallback", names.MTHP_SWPIN_FALLBACK, bad=True, size=names.PMD_SIZE
         ),
     ]
-    for outcome in sorted({s.label("outcome") for s in frame.series(names.PMD_SWAPIN)}):
+    for outcome in counted(frame, names.PMD_SWAPIN, "outcome"):
         bad = outcome not in names.PMD_SWAPIN_WHOLE
         items.append(rate_item(frame, f"PMD {outcome}", names.PMD_SWAPIN, bad, outcome=outcome))
     return items
@@ -100,14 +113,14 @@ def madvise_failed(sample: Sample) -> bool:
 def madvise_items(frame: Frame) -> list[Text | None]:
     """Calls per advice (MADV_HUGEPAGE, MADV_COLLAPSE, ...) and how many of them failed."""
     items: list[Text | None] = []
-    for advice in sorted({s.label("advice") for s in frame.series(names.MADVISE_CALLS)}):
+    for advice in counted(frame, names.MADVISE_CALLS, "advice"):
         items.append(rate_item(frame, advice, names.MADVISE_CALLS, advice=advice))
         items.append(
             rate_item(
                 frame, "failed", names.MADVISE_CALLS, bad=True, where=madvise_failed, advice=advice
             )
         )
-    return items
+    return idle(items, frame, names.MADVISE_CALLS)
 
 
 def render_activity(frame: Frame) -> Table:
