@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,11 @@ def test_sigterm_restores_the_terminal(term):
     term.wait_for(has_rows(["2048kB"]), "the per-size table")
     os.kill(term.program_pid(), signal.SIGTERM)
     screen = term.wait_for(lambda s: EXIT_MARK in s, "thpwatch to exit on SIGTERM")
+    for _ in range(50):  # then the terminal settings `after` prints (wait_for stops at the mark)
+        if "icanon" in screen:
+            break
+        time.sleep(0.1)
+        screen = term.screen()
     assert f"{EXIT_MARK} 143" in screen  # 128 + SIGTERM, no traceback
     assert "Traceback" not in screen
     settings = set(screen.split())
