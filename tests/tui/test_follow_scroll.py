@@ -14,6 +14,8 @@ import pytest
 from conftest import REPO, require
 from tmux_session import EXIT_MARK, TmuxSession
 
+from thpwatch.kernel import facts
+
 pytestmark = pytest.mark.tmux
 
 THPWATCH = str(REPO / ".venv" / "bin" / "thpwatch")
@@ -134,6 +136,7 @@ def test_follow_one_cgroup(term, sleeper, test_cgroup):
         "the followed cgroup",
     )
     assert table_rows(screen, "Top processes") == [f"{sleeper.pid} python3"], screen
+    assert "probes host-wide" in screen  # they filter by process only
     cgroups = screen[screen.index("Top cgroups") :]
     assert test_cgroup in cgroups
     other = [
@@ -143,3 +146,41 @@ def test_follow_one_cgroup(term, sleeper, test_cgroup):
     ]
     assert other == [], screen
     quits_cleanly(term)
+
+
+MADVISER = """
+import mmap, time
+while True:
+    m = mmap.mmap(-1, 4 << 20)
+    m.madvise(mmap.MADV_HUGEPAGE)
+    m.close()
+    time.sleep(0.02)
+"""
+
+
+@pytest.mark.bpf
+def test_follow_one_process_filters_the_probes(term, bpf_ready):
+    """-p: the madvise probe counts the followed process's MADV_HUGEPAGE calls, and not the
+    MADV_COLD calls this test process makes meanwhile."""
+    import mmap
+
+    child = subprocess.Popen([sys.executable, "-c", MADVISER], stdin=subprocess.DEVNULL)
+    try:
+        term.start([THPWATCH, "top", "-p", str(child.pid), "--interval", "0.5"], REPO)
+        region = mmap.mmap(-1, 1 << 20)
+
+        def seen(screen: str) -> bool:
+            region.madvise(facts.MADV_COLD)  # ours, not the followed process's
+            return re.search(r"madvise\s+hugepage \d", screen) is not None
+
+        screen = term.wait_for(seen, "the followed process's madvise calls", timeout=180)
+        assert f"following pid {child.pid}" in screen and "this process only" in screen
+        for _ in range(5):
+            region.madvise(facts.MADV_COLD)
+        screen = term.wait_for(lambda s: "madvise" in s, "another frame")
+        madvise_line = next(line for line in screen.splitlines() if line.startswith("madvise"))
+        assert "cold" not in madvise_line, screen
+        quits_cleanly(term)
+    finally:
+        child.kill()
+        child.wait()
