@@ -296,3 +296,29 @@ def test_self_check_needs_the_token():
     with serving(hello) as srv:
         forged = b"THPWATCH-SELFCHECK " + b"0" * 64 + b"\n"
         assert exchange(srv.server_address[1], forged, timeout=2) == b""
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_clients_that_leave_before_their_response_do_not_stop_the_server(tmp_path, tls):
+    def slow(request):
+        time.sleep(0.2)
+        return httpmsg.text_response(200, "x" * 100000)
+
+    context = client = None
+    if tls:
+        pki = make_pki(tmp_path)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*pki.issue("server", server=True))
+        client = ssl.create_default_context(cafile=str(pki.ca_cert))
+    with serving(slow, tls=(lambda: context) if tls else None) as srv:
+        port = srv.server_address[1]
+        for _ in range(5):
+            raw = socket.create_connection(("127.0.0.1", port))
+            sock = client.wrap_socket(raw, server_hostname="127.0.0.1") if client else raw
+            sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            sock.close()  # with an RST: the response write fails
+        time.sleep(0.5)
+        assert status(get(port, "/", context=client)) == 200

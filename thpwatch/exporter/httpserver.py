@@ -203,9 +203,8 @@ class HttpServer:
                         self._accept_paused_until = time.monotonic() + 0.5
                     self.rlog.log(logging.WARNING, "emfile", "accept failed: %s", e)
                     return
-                if e.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
-                    continue
-                raise
+                self.rlog.log(logging.WARNING, "accept", "accept failed: %s", e)
+                return
             self.stats["accepted"] += 1
             sock.setblocking(False)
             peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
@@ -260,6 +259,8 @@ class HttpServer:
 
     def _close(self, conn: Connection) -> None:
         fd = conn.sock.fileno()
+        if fd < 0:
+            return  # already closed
         if conn.events:
             self.sel.unregister(conn.sock)
             conn.events = 0
@@ -274,17 +275,25 @@ class HttpServer:
                 self._close(conn)
 
     def _on_event(self, conn: Connection, mask: int) -> None:
+        if conn.state is State.SNIFF:
+            self._guarded(conn, self._sniff, conn)
+        elif conn.state is State.HANDSHAKE:
+            self._guarded(conn, self._handshake, conn)
+        elif conn.state is State.READ:
+            self._guarded(conn, self._read, conn)
+        elif conn.state is State.WRITE:
+            self._guarded(conn, self._write, conn)
+
+    def _guarded(self, conn: Connection, step: Callable[..., None], *args: object) -> None:
+        """One step of one connection: whatever it raises closes that connection only."""
         try:
-            if conn.state is State.SNIFF:
-                self._sniff(conn)
-            elif conn.state is State.HANDSHAKE:
-                self._handshake(conn)
-            elif conn.state is State.READ:
-                self._read(conn)
-            elif conn.state is State.WRITE:
-                self._write(conn)
-        except (ssl.SSLError, OSError) as e:
+            step(*args)
+        except (ssl.SSLError, OSError) as e:  # the peer went away, reset, bad TLS records
             log.debug("closing %s: %s", conn.peer, e)
+            self._close(conn)
+        except Exception:
+            self.rlog.log(logging.ERROR, "bug", "closing %s after an internal error", conn.peer)
+            log.debug("internal error", exc_info=True)
             self._close(conn)
 
     def _sniff(self, conn: Connection) -> None:
@@ -451,7 +460,7 @@ class HttpServer:
                 return
             if self.conns.get(conn.sock.fileno()) is not conn:
                 continue  # closed meanwhile (shutdown)
-            self._start_write(conn, data, keep_alive)
+            self._guarded(conn, self._start_write, conn, data, keep_alive)
 
     def _drain_wake(self) -> None:
         try:
