@@ -7,6 +7,7 @@ import base64
 import os
 import shutil
 import ssl
+import threading
 import time
 from pathlib import Path
 
@@ -263,3 +264,35 @@ def test_plain_text_on_the_tls_port_gets_nothing(tmp_path, pki, registry):
     with serving(server.make_handler(registry, access), tls=access.ssl_context) as srv:
         assert exchange(srv.server_address[1], b"GET /metrics HTTP/1.1\r\n\r\n") == b""
         assert exchange(srv.server_address[1], b"THPWATCH-SELFCHECK nope\n" * 4) == b""
+
+
+def test_parallel_password_guesses_cannot_hold_the_workers(tmp_path, registry, monkeypatch):
+    path = write_config(tmp_path / "web.yml", f"basic_auth_users: {{alice: '{hashed('pw')}'}}\n")
+    access = webconfig.Live.from_file(path)
+    with serving(server.make_handler(registry, access)) as srv:
+        port = srv.server_address[1]
+        assert status(get(port, "/", headers=basic("alice", "pw") + "\r\n")) == 200  # cached
+        inside, release = threading.Event(), threading.Event()
+        real_checkpw = bcrypt.checkpw
+
+        def slow_checkpw(password, hashed_password):
+            inside.set()
+            release.wait(10)
+            return real_checkpw(password, hashed_password)
+
+        monkeypatch.setattr(bcrypt, "checkpw", slow_checkpw)
+        first: list[bytes] = []
+        guess = threading.Thread(
+            target=lambda: first.append(get(port, "/", headers=basic("alice", "guess1") + "\r\n"))
+        )
+        guess.start()
+        try:
+            assert inside.wait(5)
+            second = get(port, "/", headers=basic("alice", "guess2") + "\r\n")
+            assert status(second) == 429
+            assert b"Retry-After: 1" in second
+            assert status(get(port, "/", headers=basic("alice", "pw") + "\r\n")) == 200
+        finally:
+            release.set()
+            guess.join(10)
+        assert status(first[0]) == 401

@@ -38,7 +38,12 @@ class ServeError(Exception):
 def make_handler(registry: CollectorRegistry, access: webconfig.Live | None = None):
     def handle(request: httpmsg.Request) -> httpmsg.Response:
         if access is not None:
-            allowed = access.authorized(request.header("authorization"))
+            try:
+                allowed = access.authorized(request.header("authorization"))
+            except webconfig.AuthBusy:
+                response = httpmsg.text_response(429, "busy checking credentials, retry\n")
+                response.headers.append(("Retry-After", "1"))
+                return response
             if access.error:
                 return httpmsg.text_response(500, "server configuration error\n")
             if allowed is False:

