@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ import pytest
 from conftest import FIXTURES, require
 from exporter.certs import make_pki
 
-from e2e.harness import Exporter, Prometheus, scrape_config
+from e2e.harness import Exporter, Prometheus, http_get, scrape_config
 from thpwatch.exporter.httpserver import Limits
 
 pytestmark = pytest.mark.e2e
@@ -199,3 +200,35 @@ def test_huge_request_heads_are_refused_without_memory_growth(thpwatch_exporter,
     assert all(r == b"" or r.split(b" ")[1] == b"431" for r in results), results
     assert_every_scrape_succeeded(prom, "thpwatch", started)
     assert "Traceback" not in exporter.stderr()
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_frees_an_idle_connection_without_spinning(thpwatch_exporter):
+    """Under a descriptor limit below the connection cap, accept() fails with EMFILE: the
+    daemon closes its oldest idle connection and serves, without spinning or a log flood."""
+    require(PATCHED.is_dir(), f"needs the patched fixture tree {PATCHED}")
+    prlimit = shutil.which("prlimit")
+    require(prlimit, "needs prlimit (util-linux)")
+    exporter = thpwatch_exporter(
+        "--root", str(PATCHED), "--no-bpf", wrapper=[prlimit, "--nofile=48:48"]
+    )
+    socks = open_connections(exporter.port, 100)
+    try:
+        cpu_before = cpu_seconds(exporter.process.pid)
+        time.sleep(3)
+        for _ in range(5):
+            status, body = http_get(f"{exporter.url}/metrics", timeout=5)
+            assert status == 200 and b"thpwatch_source_state{" in body
+        time.sleep(2)
+        assert cpu_seconds(exporter.process.pid) - cpu_before < 1.5  # about 5 s of wall time
+    finally:
+        for s in socks:
+            s.close()
+    log = exporter.stderr()
+    assert "Traceback" not in log
+    assert 1 <= log.count("accept failed") <= 2, log

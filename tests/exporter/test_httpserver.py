@@ -33,6 +33,7 @@ def serving(handler, limits: Limits = SMALL, tls=None) -> Iterator[HttpServer]:
     srv = HttpServer("127.0.0.1", 0, handler, limits, tls)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
+    assert srv.ready.wait(5)
     try:
         yield srv
     finally:

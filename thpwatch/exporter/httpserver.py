@@ -45,7 +45,7 @@ _TLS_HANDSHAKE_RECORD = 0x16
 
 @dataclass(frozen=True)
 class Limits:
-    workers: int = 4
+    workers: int = 16  # as many scrapes share one snapshot (fresh.py) as run at once
     max_connections: int = 512
     max_header_bytes: int = 8192  # request line and header fields together
     max_headers: int = 100
@@ -132,6 +132,7 @@ class HttpServer:
         self._wake_w.setblocking(False)
         self._stop = threading.Event()
         self._stopped = threading.Event()
+        self.ready = threading.Event()  # workers started, accepting
         self._workers: list[threading.Thread] = []
         self._listening = False
         self._accept_paused_until = 0.0
@@ -155,6 +156,7 @@ class HttpServer:
         self.sel = selectors.DefaultSelector()
         self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._listen(True)
+        self.ready.set()
         next_sweep = 0.0
         try:
             while not self._stop.is_set():
