@@ -30,7 +30,7 @@ def _env(name: str) -> str:
     "--listen",
     default=DEFAULT_LISTEN,
     envvar=_env("LISTEN"),
-    help="Address to serve /metrics on: HOST:PORT, :PORT or [IPv6]:PORT.",
+    help="Address to serve /metrics on: HOST:PORT, :PORT (every address) or [IPv6]:PORT.",
 )
 @click.option(
     "--tls-cert",

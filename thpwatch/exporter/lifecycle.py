@@ -80,6 +80,7 @@ class Daemon:
         self.port = self.server.server_address[1]
         self.warm_up()
         self.http_thread = http.start(self.server)
+        self.server.ready.wait(5)  # READY=1 means answering, workers started
         self.write_textfile()
         sdnotify.notify("READY=1")
         log.info("serving /metrics on %s", http.display(self.settings.host, self.port))
