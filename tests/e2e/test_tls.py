@@ -86,4 +86,6 @@ def test_unreadable_key_is_one_clear_error(certificate, tmp_path):
     )
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith(f"thpwatch run: cannot load TLS certificate {cert} / key {bad_key}:")
+    assert line.startswith(
+        f"thpwatch run: --tls-cert/--tls-key: cannot load TLS certificate {cert} / key {bad_key}:"
+    )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from thpwatch.exporter.httpserver import Limits, State
 from thpwatch.exporter.lifecycle import Daemon, Settings
 from thpwatch.exporter.server import ServeError
 from thpwatch.sampler import Periodic
@@ -141,3 +143,77 @@ def test_watchdog_pings_stop_when_the_http_server_is_gone(
             sock.recv(100)
         d.stop_requested.set()
         loop.join(5)
+
+
+class HeldSource:
+    """Blocks every collect while `hold` is clear: scrapes that hold the HTTP workers."""
+
+    name = "held"
+
+    def __init__(self) -> None:
+        self.hold = threading.Event()
+        self.hold.set()
+        self.waiting = threading.Semaphore(0)
+
+    def collect(self, out):
+        if not self.hold.is_set():
+            self.waiting.release()
+            self.hold.wait(20)
+
+
+def busy(d: Daemon) -> int:
+    return sum(c.state is State.BUSY for c in list(d.server.conns.values()))
+
+
+def drain(sock: socket.socket) -> list[bytes]:
+    sock.settimeout(0.05)
+    seen = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            seen.append(sock.recv(100))
+    return seen
+
+
+def test_watchdog_pings_stop_while_every_http_worker_is_held(test_catalog, tmp_path, monkeypatch):
+    path = tmp_path / "notify"
+    held = HeldSource()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.settimeout(5)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # a ping every 0.5 s
+        settings = Settings("127.0.0.1", 0, limits=Limits(workers=2))
+        d = Daemon([held], settings, test_catalog)
+        d.start()
+        loop = threading.Thread(target=d.run_forever, daemon=True)
+        loop.start()
+        scrapes: list[threading.Thread] = []
+        try:
+            assert sock.recv(100) == b"READY=1"
+            assert sock.recv(100) == b"WATCHDOG=1"
+            held.hold.clear()
+            scrapes = [
+                threading.Thread(target=get, args=(d, "/metrics"), daemon=True) for _ in range(2)
+            ]
+            for t in scrapes:
+                t.start()
+            # one worker inside collect(), the other waiting for that snapshot (SharedFresh)
+            assert held.waiting.acquire(timeout=5)
+            deadline = time.monotonic() + 5
+            while d.server.jobs.qsize() or busy(d) < 2:
+                assert time.monotonic() < deadline, "the two scrapes did not reach the workers"
+                time.sleep(0.05)
+            drain(sock)  # pings sent before
+            time.sleep(2.5)  # five ping intervals
+            assert b"WATCHDOG=1" not in drain(sock)
+            assert d.server.self_check(0.5) is False
+            held.hold.set()
+            sock.settimeout(5)
+            assert sock.recv(100) == b"WATCHDOG=1"
+        finally:
+            held.hold.set()
+            for t in scrapes:
+                t.join(10)
+            d.stop_requested.set()
+            loop.join(5)
+            d.stop()

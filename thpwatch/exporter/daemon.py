@@ -30,19 +30,28 @@ def _env(name: str) -> str:
     "--listen",
     default=DEFAULT_LISTEN,
     envvar=_env("LISTEN"),
-    help="Address to serve /metrics on: HOST:PORT, :PORT or [IPv6]:PORT.",
+    help="Address to serve /metrics on: HOST:PORT, :PORT (every address) or [IPv6]:PORT.",
 )
 @click.option(
     "--tls-cert",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar=_env("TLS_CERT"),
-    help="PEM certificate: serve HTTPS (with --tls-key).",
+    help="PEM certificate: serve HTTPS (with --tls-key; re-read on change). "
+    "--web.config.file can do more.",
 )
 @click.option(
     "--tls-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar=_env("TLS_KEY"),
     help="PEM private key of --tls-cert.",
+)
+@click.option(
+    "--web.config.file",
+    "web_config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar=_env("WEB_CONFIG_FILE"),
+    help="TLS and basic auth settings in the Prometheus exporter-toolkit format (re-read on "
+    "change: certificates rotate without restart). See docs/exporter.md.",
 )
 @click.option(
     "--textfile",
@@ -119,6 +128,7 @@ def run(
     listen: str,
     tls_cert: Path | None,
     tls_key: Path | None,
+    web_config_file: Path | None,
     textfile_dir: Path | None,
     textfile_interval: float,
     no_bpf: bool,
@@ -146,7 +156,7 @@ def run(
 
     \b
     Exit status: 0 stopped by SIGTERM/SIGINT; 1 could not start (address in use, TLS files,
-    textfile directory); 2 bad command line.
+    web config, textfile directory); 2 bad command line.
     """
     logging.basicConfig(
         level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -165,7 +175,9 @@ def run(
         bpf=not no_bpf,
         enable_probes=enable_probes,
     )
-    settings = Settings(host, port, tls_cert, tls_key, textfile_dir, textfile_interval)
+    settings = Settings(
+        host, port, tls_cert, tls_key, textfile_dir, textfile_interval, web_config_file
+    )
     daemon = Daemon(all_sources(root, options), settings)
     daemon.install_signal_handlers()
     say_loading_bpf(options.bpf and root == Path("/"))

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 import signal
-import ssl
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
@@ -24,11 +22,14 @@ from thpwatch.catalog import Catalog
 from thpwatch.exporter import sdnotify, textfile
 from thpwatch.exporter import server as http
 from thpwatch.exporter.collector import SnapshotCollector
+from thpwatch.exporter.httpserver import HttpServer, Limits
 from thpwatch.sampler import Periodic, Sampler
 from thpwatch.snapshot import State
 from thpwatch.sources.base import Source
 
 log = logging.getLogger(__name__)
+
+SELF_CHECK_TIMEOUT = 5.0
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Settings:
     tls_key: Path | None = None
     textfile_dir: Path | None = None
     textfile_interval: float = 15.0
+    web_config_file: Path | None = None
+    limits: Limits = field(default_factory=Limits)
 
 
 class Daemon:
@@ -58,7 +61,7 @@ class Daemon:
         self.textfile_registry = CollectorRegistry(auto_describe=False)
         self.textfile_registry.register(self.collector)
         self.stop_requested = threading.Event()
-        self.server: WSGIServer | None = None
+        self.server: HttpServer | None = None
         self.http_thread: threading.Thread | None = None
         self.port = 0
 
@@ -68,25 +71,19 @@ class Daemon:
 
         The port is bound first so a clash fails in milliseconds, not after BPF compilation.
         """
-        tls = self.tls()
+        s = self.settings
+        access = http.web_access(s.web_config_file, s.tls_cert, s.tls_key)
         if self.settings.textfile_dir is not None:
             textfile.check_directory(self.settings.textfile_dir)
             textfile.remove_stale_temp_files(self.settings.textfile_dir)
-        self.server = http.bind(self.registry, self.settings.host, self.settings.port, tls)
+        self.server = http.bind(self.registry, s.host, s.port, access, s.limits)
         self.port = self.server.server_address[1]
         self.warm_up()
         self.http_thread = http.start(self.server)
+        self.server.ready.wait(5)  # READY=1 means answering, workers started
         self.write_textfile()
         sdnotify.notify("READY=1")
         log.info("serving /metrics on %s", http.display(self.settings.host, self.port))
-
-    def tls(self) -> ssl.SSLContext | None:
-        cert, key = self.settings.tls_cert, self.settings.tls_key
-        if cert is None and key is None:
-            return None
-        if cert is None or key is None:
-            raise http.ServeError("TLS needs both --tls-cert and --tls-key")
-        return http.tls_context(cert, key)
 
     def warm_up(self) -> None:
         """First reading of everything: BPF programs compile and attach here, before READY."""
@@ -112,15 +109,22 @@ class Daemon:
             if self.settings.textfile_dir is not None and now >= next_textfile:
                 self.write_textfile()
                 next_textfile = now + self.settings.textfile_interval
-            # No ping once the HTTP thread is gone: systemd then restarts a daemon that
-            # would otherwise look alive while serving nothing.
-            if watchdog is not None and now >= next_ping and self.serving():
-                sdnotify.notify("WATCHDOG=1")
-                next_ping = now + watchdog
+            # No ping unless a request through the listening socket is answered: systemd then
+            # restarts a daemon that would otherwise look alive while serving nothing.
+            if watchdog is not None and now >= next_ping:
+                if self.serving(timeout=min(watchdog, SELF_CHECK_TIMEOUT)):
+                    sdnotify.notify("WATCHDOG=1")
+                    next_ping = time.monotonic() + watchdog
+                else:
+                    log.warning("self-check failed: the HTTP server does not answer; no ping")
+                    next_ping = time.monotonic() + min(watchdog, SELF_CHECK_TIMEOUT)
             self.stop_requested.wait(self.tick(watchdog))
 
-    def serving(self) -> bool:
-        return self.http_thread is not None and self.http_thread.is_alive()
+    def serving(self, timeout: float = SELF_CHECK_TIMEOUT) -> bool:
+        """The server answered a self-check through its listening socket within timeout."""
+        if self.server is None or self.http_thread is None or not self.http_thread.is_alive():
+            return False
+        return self.server.self_check(timeout)
 
     def tick(self, watchdog: float | None) -> float:
         intervals = [p.interval for p in self.periodic] + [self.settings.textfile_interval]

@@ -1,21 +1,22 @@
-"""The HTTP(S) endpoint: /metrics from a registry, a landing page on /, 404 elsewhere."""
+"""The endpoint: /metrics from a registry, a landing page on /, 404 elsewhere; GET and HEAD.
+
+Serving itself (connections, limits, TLS) is httpserver's; access control is webconfig's.
+"""
 
 from __future__ import annotations
 
+import gzip
 import logging
-import socket
-import ssl
 import threading
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from socketserver import ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from urllib.parse import parse_qs
 
-from prometheus_client import make_wsgi_app
+from prometheus_client.exposition import choose_encoder, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 import thpwatch
+from thpwatch.exporter import httpmsg, webconfig
+from thpwatch.exporter.httpserver import HttpServer, Limits
 
 log = logging.getLogger(__name__)
 
@@ -34,69 +35,80 @@ class ServeError(Exception):
     """The endpoint cannot be opened: the message says which address or file and why."""
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    request_queue_size = 128  # many scrapers at once must queue, not be refused
-    allow_reuse_address = True
+def make_handler(registry: CollectorRegistry, access: webconfig.Live | None = None):
+    def handle(request: httpmsg.Request) -> httpmsg.Response:
+        if access is not None:
+            try:
+                allowed = access.authorized(request.header("authorization"))
+            except webconfig.AuthBusy:
+                response = httpmsg.text_response(429, "busy checking credentials, retry\n")
+                response.headers.append(("Retry-After", "1"))
+                return response
+            if access.error:
+                return httpmsg.text_response(500, "server configuration error\n")
+            if allowed is False:
+                response = httpmsg.text_response(401, "Unauthorized\n")
+                response.headers.append(("WWW-Authenticate", 'Basic realm="thpwatch"'))
+                return response
+        if request.path == "/metrics":
+            return metrics(registry, request)
+        if request.path == "/":
+            return httpmsg.Response(
+                200, LANDING_PAGE, [("Content-Type", "text/html; charset=utf-8")]
+            )
+        return httpmsg.text_response(404, "not found: try /metrics\n")
+
+    return handle
 
 
-class _ThreadingServer6(_ThreadingServer):
-    address_family = socket.AF_INET6
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def make_app(registry: CollectorRegistry) -> WsgiApp:
-    metrics = make_wsgi_app(registry)
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == "/metrics":
-            return metrics(environ, start_response)
-        if path == "/":
-            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-            return [LANDING_PAGE]
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found: try /metrics\n"]
-
-    return app
-
-
-def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+def metrics(registry: CollectorRegistry, request: httpmsg.Request) -> httpmsg.Response:
     try:
-        context.load_cert_chain(certfile=str(cert), keyfile=str(key))
-    except (OSError, ssl.SSLError) as e:
-        raise ServeError(f"cannot load TLS certificate {cert} / key {key}: {e}") from None
-    return context
+        encoder, content_type = choose_encoder(request.header("accept"))
+    except Exception:  # prometheus_client fails on e.g. "version=abc": serve the default
+        encoder, content_type = generate_latest, "text/plain; version=0.0.4; charset=utf-8"
+    names = parse_qs(request.query).get("name[]")
+    body = encoder(registry.restricted_registry(names) if names else registry)
+    headers = [("Content-Type", content_type)]
+    if "gzip" in request.header("accept-encoding").lower():
+        body = gzip.compress(body, compresslevel=6)
+        headers.append(("Content-Encoding", "gzip"))
+    return httpmsg.Response(200, body, headers)
+
+
+def web_access(
+    config_file: Path | None, cert: Path | None, key: Path | None
+) -> webconfig.Live | None:
+    """The access settings from --web.config.file or --tls-cert/--tls-key (not both)."""
+    if config_file is not None and (cert is not None or key is not None):
+        raise ServeError("use either --web.config.file or --tls-cert/--tls-key, not both")
+    try:
+        if config_file is not None:
+            return webconfig.Live.from_file(config_file)
+        if cert is None and key is None:
+            return None
+        if cert is None or key is None:
+            raise ServeError("TLS needs both --tls-cert and --tls-key")
+        return webconfig.Live.from_files(cert, key)
+    except webconfig.WebConfigError as e:
+        raise ServeError(str(e)) from None
 
 
 def bind(
     registry: CollectorRegistry,
     host: str,
     port: int,
-    tls: ssl.SSLContext | None = None,
-) -> WSGIServer:
+    access: webconfig.Live | None = None,
+    limits: Limits | None = None,
+) -> HttpServer:
     """Open the listening socket (not serving yet); raise ServeError when it cannot bind."""
-    server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
+    tls = access.ssl_context if access is not None and access.tls else None
     try:
-        server = make_server(
-            host or "0.0.0.0", port, make_app(registry), server_class, handler_class=_QuietHandler
-        )
+        return HttpServer(host, port, make_handler(registry, access), limits, tls)
     except OSError as e:
         raise ServeError(f"cannot listen on {display(host, port)}: {e.strerror or e}") from None
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    return server
 
 
-def start(server: WSGIServer) -> threading.Thread:
+def start(server: HttpServer) -> threading.Thread:
     """Serve in a background thread; connections made since bind() waited in the backlog."""
     thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     thread.start()
