@@ -12,6 +12,9 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from thpwatch.kernel.text import read_file
+
+MAX_BTF_BYTES = 64 << 20  # vmlinux BTF is ~6 MiB
 MAGIC = 0xEB9F
 HEADER = struct.Struct("<HBBIIIII")  # magic, version, flags, hdr_len, type off/len, str off/len
 TYPE = struct.Struct("<III")  # name_off, info, size|type
@@ -96,7 +99,7 @@ class Btf:
 
     @classmethod
     def load(cls, path: Path) -> Btf:
-        return cls(path.read_bytes(), str(path))
+        return cls(read_file(path, MAX_BTF_BYTES), str(path))
 
     def _index(self) -> None:
         data, pos, unpack = self._types_blob, 0, TYPE.unpack_from

@@ -6,14 +6,18 @@ import re
 from pathlib import Path
 
 from thpwatch.kernel import facts
-from thpwatch.kernel.text import KeyValues, parse_lines, read_text
+from thpwatch.kernel.text import KeyValues, parse_int, parse_lines, read_text
 
-_LINE = re.compile(r"(?P<name>[A-Za-z0-9_()]+):\s+(?P<value>\d+)(?P<kb> kB)?")
+_LINE = re.compile(r"(?P<name>[A-Za-z0-9_()]+):\s+(?P<value>-?\d+)(?P<kb> kB)?")
+
+
+def _value(where: str, m: re.Match[str]) -> int:
+    return parse_int(where, m["value"]) * (1024 if m["kb"] else 1)
 
 
 def parse_meminfo(path: Path | str, text: str) -> KeyValues:
     """`kB` fields are converted to bytes; fields without unit (HugePages_*) are counts."""
-    return parse_lines(path, text, _LINE, lambda m: int(m["value"]) * (1024 if m["kb"] else 1))
+    return parse_lines(path, text, _LINE, _value)
 
 
 def read_meminfo(root: Path) -> KeyValues:
