@@ -47,7 +47,10 @@ class Daemon:
     def __init__(
         self, sources: Sequence[Source], settings: Settings, metric_catalog: Catalog | None = None
     ) -> None:
-        self.sources = list(sources)
+        self.textfile = (
+            textfile.TextfileWriter(settings.textfile_dir) if settings.textfile_dir else None
+        )
+        self.sources = [*sources, *([self.textfile] if self.textfile else [])]
         self.periodic = [s for s in self.sources if isinstance(s, Periodic)]
         self.settings = settings
         self.collector = SnapshotCollector(Sampler(self.sources), metric_catalog)
@@ -129,14 +132,8 @@ class Daemon:
         return max(0.05, min(1.0, *intervals))
 
     def write_textfile(self) -> None:
-        if self.settings.textfile_dir is None:
-            return
-        try:
-            textfile.write_atomically(
-                self.settings.textfile_dir, generate_latest(self.textfile_registry)
-            )
-        except OSError as e:
-            log.error("cannot write textfile in %s: %s", self.settings.textfile_dir, e)
+        if self.textfile is not None:
+            self.textfile.write(generate_latest(self.textfile_registry))
 
     # -- shutdown -------------------------------------------------------------------------
     def request_stop(self, signum: int, frame: FrameType | None = None) -> None:
