@@ -30,6 +30,9 @@ from thpwatch.sources.base import Source
 
 log = logging.getLogger(__name__)
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+IGNORED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
+
 
 @dataclass
 class Settings:
@@ -141,8 +144,16 @@ class Daemon:
         self.stop_requested.set()
 
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
+        """TERM, INT, QUIT and HUP (a closed terminal) stop cleanly: STOPPING=1, BPF detached,
+        exit 0. USR1/USR2 are logged and ignored: their default action would kill the daemon
+        without either."""
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self.request_stop)
+        for signum in IGNORED_SIGNALS:
+            signal.signal(signum, self.ignore_signal)
+
+    def ignore_signal(self, signum: int, frame: FrameType | None = None) -> None:
+        log.info("received %s: ignored (SIGTERM stops thpwatch)", signal.Signals(signum).name)
 
     def stop(self) -> None:
         """Stop serving and detach: every source with a close() (the BPF source) gets it."""
