@@ -91,6 +91,8 @@ class Btf:
         end = hdr_len + max(type_off + type_len, str_off + str_len)
         if end > len(blob):
             raise BtfError(f"{origin}: sections end at byte {end} but the blob has {len(blob)}")
+        if end < len(blob):  # the kernel's own parser refuses that too
+            raise BtfError(f"{origin}: {len(blob) - end} bytes after the last section")
         self._types_blob = blob[hdr_len + type_off : hdr_len + type_off + type_len]
         self._strings = blob[hdr_len + str_off : hdr_len + str_off + str_len]
         self._types: list[_Type | None] = [None]  # id 0 is void

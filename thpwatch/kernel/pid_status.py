@@ -40,6 +40,8 @@ def parse_status(text: str, origin: str) -> PidStatus:
         fields[key] = value
     if "Name" not in fields:
         raise KernelFileError(origin, "no Name: line (truncated or not a status file)")
+    if not text.endswith("\n"):
+        raise KernelFileError(origin, "truncated (no newline at the end)")
 
     def kb(key: str) -> int | None:
         if key not in fields:

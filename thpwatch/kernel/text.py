@@ -162,10 +162,14 @@ class Mode:
     choices: tuple[str, ...]
 
 
+_MODE_WORD = re.compile(r"\[?[a-z][a-z0-9_+]*\]?")  # always, defer+madvise, within_size
+
+
 def parse_mode(path: Path | str, text: str) -> Mode:
     words = text.split()
     current = [w[1:-1] for w in words if w.startswith("[") and w.endswith("]")]
-    if len(current) != 1 or not text.endswith("\n"):
+    good = all(_MODE_WORD.fullmatch(w) for w in words) and text.count("\n") == 1
+    if len(current) != 1 or not text.endswith("\n") or not good:
         shown = text.strip() or "empty file"
         raise KernelFileError(path, f"line 1: expected choices with one [current], got {shown!r}")
     return Mode(current[0], tuple(w.strip("[]") for w in words))

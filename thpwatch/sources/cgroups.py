@@ -91,8 +91,13 @@ def memory_hierarchies(root: Path) -> list[Hierarchy]:
     found = []
     base = root / facts.CGROUP_ROOT
     for v2 in (base, base / facts.CGROUP2_UNIFIED):
-        controllers = v2 / facts.CGROUP2_CONTROLLERS
-        if controllers.is_file() and "memory" in read_text(controllers, MAX_VALUE_BYTES).split():
+        try:  # a broken file (dangling symlink, FIFO, ...) is an error, not "no v2 here"
+            listed = read_text(v2 / facts.CGROUP2_CONTROLLERS, MAX_VALUE_BYTES).split()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except PermissionError as e:
+            raise SourceBlocked(f"{e.filename}: permission denied (root can read it)") from None
+        if "memory" in listed:
             found.append(Hierarchy("v2", v2, V2_METRICS))
             break
     v1 = root / facts.CGROUP1_MEMORY

@@ -117,14 +117,13 @@ class KmsgSource:
                     continue  # continuation line (KEY=value) of the record before
                 try:
                     record = parse_record(raw.decode("utf-8", "replace"))
+                    if record.seq > self._last_seq:
+                        self._last_seq = record.seq
+                        self.facts.add(record.message)
                 except ValueError as e:
                     bad += 1
                     if bad <= 3:
                         out.problem(f"{self.path}: {e}")
-                    continue
-                if record.seq > self._last_seq:
-                    self._last_seq = record.seq
-                    self.facts.add(record.message)
         if bad > 3:
             out.problem(f"{self.path}: {bad - 3} more malformed records")
         self._emit(out)

@@ -115,8 +115,10 @@ class Budget:
             return f"{self.max_bytes} bytes of smaps"
         return ""
 
-    def lines(self, f: TextIO) -> Iterator[str]:
-        for line in f:
+    def lines(self, f: TextIO, origin: str) -> Iterator[str]:
+        for number, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                raise KernelFileError(origin, f"line {number}: truncated (no newline)")
             self.read_bytes += len(line)
             if self.read_bytes > self.max_bytes:
                 raise _OverBudget(f"{self.max_bytes} bytes of smaps")
@@ -143,7 +145,7 @@ def read_process(pid_dir: Path, walk_smaps: bool, budget: Budget) -> ProcessMemo
         smaps_path = pid_dir / facts.PROC_PID_SMAPS
         fd = open_checked(smaps_path)
         with open(fd, encoding="utf-8", errors="surrogateescape") as f:
-            proc.smaps = summarize_smaps(budget.lines(f), str(smaps_path))
+            proc.smaps = summarize_smaps(budget.lines(f, str(smaps_path)), str(smaps_path))
     return proc
 
 
