@@ -33,6 +33,9 @@ _PER_MEMBER = {
     KIND_DATASEC: 12,
     KIND_ENUM64: 12,
 }
+# Kinds whose size|type word is a type id (checked at load: a reference past the end is corrupt).
+_REFERS = {KIND_PTR, KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_FUNC}
+_REFERS |= {KIND_FUNC_PROTO, KIND_VAR, KIND_TYPE_TAG, KIND_DECL_TAG}
 _QUALIFIERS = {KIND_CONST: "const", KIND_VOLATILE: "volatile", KIND_RESTRICT: "restrict"}
 _TAGGED = {KIND_STRUCT: "struct", KIND_UNION: "union", KIND_ENUM: "enum", KIND_ENUM64: "enum"}
 
@@ -125,6 +128,14 @@ class Btf:
             pos += TYPE.size + size
         if pos != len(data):
             raise BtfError(f"{self.origin}: last type record runs past the type section")
+        count = len(self._types)
+        for type_id, t in enumerate(self._types[1:], 1):
+            assert t is not None
+            if t.kind in _REFERS and t.ref >= count:
+                raise BtfError(
+                    f"{self.origin}: type {type_id}: type id {t.ref} does not exist "
+                    f"(the blob has {count - 1} types)"
+                )
 
     def _string(self, off: int) -> str:
         if off >= len(self._strings) and off:

@@ -9,6 +9,8 @@ from thpwatch.sources.base import KernelFileError
 def parse_memory_stat(text: str, origin: str) -> dict[str, int]:
     """Every key with its 64-bit value. Raises KernelFileError naming origin and line for a
     line that is not `key value`, a value that is not a 64-bit number, or a key seen twice."""
+    if text and not text.endswith("\n"):
+        raise KernelFileError(origin, "truncated (no newline at the end)")
     stats: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

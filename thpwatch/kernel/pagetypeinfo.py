@@ -16,6 +16,8 @@ from thpwatch.kernel import facts
 from thpwatch.kernel.text import parse_int, read_text, shown
 from thpwatch.sources.base import KernelFileError
 
+MAX_LINE_CHARS = 4096  # a row has one count per order (11) or migratetype (~8)
+
 
 @dataclass(frozen=True)
 class FreeChunks:
@@ -79,7 +81,9 @@ def parse_pagetypeinfo(path: Path | str, text: str) -> PageTypeInfo:
         problems.append(f"{path}: line {len(lines) + 1}: truncated (no newline), ignored")
     for number, line in enumerate(lines, 1):
         where = f"{path}: line {number}"
-        if line.startswith(facts.PAGETYPEINFO_BLOCK_ORDER):
+        if len(line) > MAX_LINE_CHARS:  # no table row is that long: garbage, not a new table
+            problems.append(f"{where}: {len(line)} characters, not a pagetypeinfo line")
+        elif line.startswith(facts.PAGETYPEINFO_BLOCK_ORDER):
             block_order = _number(where, line.removeprefix(facts.PAGETYPEINFO_BLOCK_ORDER))
         elif line.startswith(facts.PAGETYPEINFO_PAGES_PER_BLOCK):
             pages_per_block = _number(where, line.removeprefix(facts.PAGETYPEINFO_PAGES_PER_BLOCK))

@@ -170,8 +170,8 @@ def parse_mode(path: Path | str, text: str) -> Mode:
     current = [w[1:-1] for w in words if w.startswith("[") and w.endswith("]")]
     good = all(_MODE_WORD.fullmatch(w) for w in words) and text.count("\n") == 1
     if len(current) != 1 or not text.endswith("\n") or not good:
-        shown = text.strip() or "empty file"
-        raise KernelFileError(path, f"line 1: expected choices with one [current], got {shown!r}")
+        got = shown(text.strip()) if text.strip() else "an empty file"
+        raise KernelFileError(path, f"line 1: expected choices with one [current], got {got}")
     return Mode(current[0], tuple(w.strip("[]") for w in words))
 
 
