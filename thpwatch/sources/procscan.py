@@ -235,12 +235,13 @@ class ProcScan:
         self._emit(out, found, skipped, walk)
         if skipped["malformed"] > MAX_PROBLEMS:
             out.problem(f"and {skipped['malformed'] - MAX_PROBLEMS} more malformed processes")
-        read = len(pids) - skipped["vanished"] - skipped["budget"]
-        if skipped["unreadable"] and skipped["unreadable"] * 2 >= read:
-            # Most processes refused us: a scan of the few left would pass for the host's.
+        # Most processes with memory refused us (kernel threads have none to read): a scan of the
+        # few left would pass for the host's.
+        if skipped["unreadable"] > len(found):
             raise SourceBlocked(
-                f"{skipped['unreadable']} of {read} processes unreadable (permission denied;"
-                " root can read them): thpwatch_process_scan_skipped says which were skipped"
+                f"{skipped['unreadable']} of {skipped['unreadable'] + len(found)} processes"
+                " unreadable (permission denied; root can read them): see"
+                " thpwatch_process_scan_skipped"
             )
 
     def _emit(
