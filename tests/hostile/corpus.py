@@ -273,10 +273,23 @@ def read(root: Path) -> dict[str, dict]:
     return report
 
 
+def restore(root: Path, path: str) -> None:
+    """Undo mutate(): the intact file is back (one tree serves every case, which keeps the
+    corpus fast; the cached feature detection is dropped before each reading)."""
+    target = root / path
+    if target.is_dir() and not target.is_symlink():
+        target.rmdir()
+    else:
+        target.unlink()
+    os.link(BASE / path, target)
+
+
 def main(argv: list[str]) -> None:
-    """`content`: make, mutate and read each case's tree here. `unreadable DIR`: read the trees
-    prepare() made in DIR (this process runs unprivileged and could not make them). Prints the
-    baseline's report, then for each case a line when it starts and one with its report."""
+    """`content`: mutate, read and restore one tree per case here. `unreadable DIR`: read the
+    trees prepare() made in DIR (this process runs unprivileged and could not make them).
+    Prints the baseline's report, then for each case a line when it starts and its report."""
+    from thpwatch.features import detected
+
     unreadable = argv[0] == UNREADABLE
     parent = Path(argv[1]) if unreadable else Path(tempfile.mkdtemp(prefix="thpwatch-corpus-"))
     try:
@@ -284,14 +297,14 @@ def main(argv: list[str]) -> None:
         print(json.dumps({"case": None, "report": read(base)}), flush=True)
         for n, (path, mutation) in enumerate(cases(unreadable)):
             print(json.dumps({"starting": [path, mutation]}), flush=True)
-            root = parent / f"case{n}"
+            root = parent / f"case{n}" if unreadable else base
             if not unreadable:
-                root = tree(parent, f"case{n}")
                 mutate(root, path, mutation)
+            detected.cache_clear()
             report = read(root)
             print(json.dumps({"case": [path, mutation], "report": report}), flush=True)
             if not unreadable:
-                shutil.rmtree(root)
+                restore(root, path)
     finally:
         if not unreadable:
             shutil.rmtree(parent, ignore_errors=True)
