@@ -211,8 +211,19 @@ or
             "5m",
         ),
         Alert(
+            "ThpwatchBpfProbesUnavailable",
+            'max by (job, instance) (thpwatch_source_state{source="bpf", state=~"error|blocked"})'
+            " == 1",
+            "warning",
+            "thpwatch on {{ $labels.instance }} cannot load its BPF probes",
+            "The bpf source has been in error or blocked for 5 minutes: no probe counts anything "
+            "on this host (no kernel headers for the running kernel after an update, /lib/modules "
+            "hidden by a sandbox, not enough capabilities). thpwatch doctor says which.",
+            "5m",
+        ),
+        Alert(
             "ThpwatchSourceFailing",
-            'thpwatch_source_state{state="error"} == 1',
+            'thpwatch_source_state{state="error", source!="bpf"} == 1',
             "warning",
             "thpwatch source {{ $labels.source }} failing on {{ $labels.instance }}",
             "The source has been in error for 10 minutes; see thpwatch doctor.",

@@ -131,3 +131,23 @@ def test_live_v1_cgroup_with_a_thp_workload(tmp_path):
     finally:
         child.communicate("done\n", timeout=30)
         cgroup.rmdir()
+
+
+def test_a_401_digit_value_and_a_non_utf8_name_keep_the_other_cgroups(tmp_path):
+    """#17: one memory.stat with a 401-digit value, one cgroup named with non-UTF-8 bytes."""
+    root = tree(tmp_path)
+    v1 = root / "sys/fs/cgroup/memory"
+    stat = v1 / "vmhost/memory.stat"
+    text = stat.read_text()
+    stat.unlink()  # the tree may share inodes with the fixtures
+    stat.write_text(text.replace("\nrss_huge ", "\nrss_huge 9" + "9" * 400 + "\nx ", 1))
+    odd = Path(os.fsdecode(bytes(v1) + b"/odd-\xff"))
+    odd.mkdir()
+    (odd / "memory.stat").write_text((v1 / "idle/memory.stat").read_text())
+    snap, status = scan(root)
+    assert status.state is State.ERROR
+    assert "vmhost/memory.stat: line" in status.reason and "beyond 64 bits" in status.reason
+    assert len(status.reason) < 400
+    names = {s.label("cgroup") for s in snap.series("thpwatch_cgroup_v1_total_rss_huge_bytes")}
+    assert {"/", "/idle", "/odd-\\xff", "/vmhost/small"} <= names
+    assert "/vmhost" not in names

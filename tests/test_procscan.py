@@ -159,3 +159,33 @@ def test_live_madv_hugepage_region_is_seen():
         assert snap.get("thpwatch_process_pagetable_bytes", **me) > 0
     finally:
         buf.close()
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "bad"),
+    [
+        ("status", "VmPTE:\t     160 kB", "VmPTE:\t" + "9" * 401 + " kB"),
+        ("smaps", "AnonHugePages:     16384 kB", "AnonHugePages: " + "9" * 401 + " kB"),
+        ("status", "Name:\tvmhost", "Name:\tvm\udcffhost"),  # not UTF-8: escaped, kept
+    ],
+)
+def test_one_odd_process_never_loses_the_scan(tmp_path, file, line, bad):
+    """#17: a 401-digit value (or a non-UTF-8 name) in one process lost the whole scan."""
+    root = tree(tmp_path)
+    path = root / "proc/1200" / file
+    text = path.read_text()
+    assert line in text
+    path.unlink()  # the tree may share inodes with the fixtures
+    path.write_bytes(text.replace(line, bad).encode("utf-8", "surrogateescape"))
+    snap, st = scan(root, smaps="on", pid_labels=True)
+    assert snap.get("thpwatch_process_scan_processes") >= 2
+    assert snap.get("thpwatch_process_pagetable_bytes", comm="redis-server", pid="1300") > 0
+    assert snap.get("thpwatch_process_pagetable_bytes", comm="vmhost", pid="1201") > 0
+    if "Name" in line:
+        assert st["procscan"].state is State.OK
+        assert snap.get("thpwatch_process_pagetable_bytes", comm="vm\\xffhost", pid="1200") > 0
+    else:
+        assert st["procscan"].state is State.ERROR
+        assert f"proc/1200/{file}" in st["procscan"].reason
+        assert len(st["procscan"].reason) < 400  # the 401 digits are not repeated
+        assert snap.get("thpwatch_process_scan_skipped", reason="malformed") == 1

@@ -53,17 +53,19 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
         *build_sources(root, lazy_pte=lambda: has_lazy_pte(root)),
     ]
     if options.bpf and root == Path("/"):
-        sources.append(_bpf_source(options.enable_probes, options.pid))
+        sources.append(_bpf_source(options.enable_probes, options.pid, options.process_pids))
     return sources
 
 
-def _bpf_source(enable_probes: tuple[str, ...], pid: int | None = None) -> Source:
+def _bpf_source(
+    enable_probes: tuple[str, ...], pid: int | None = None, pid_labels: bool = False
+) -> Source:
     try:
         from thpwatch.probes.source import BpfSource
         from thpwatch.probes.specs import DEFAULT_GROUPS
     except ImportError as e:
         return _Unavailable("bpf", f"BPF probes are not part of this build: {e}")
-    return BpfSource(groups=(*DEFAULT_GROUPS, *enable_probes), pid=pid)
+    return BpfSource(groups=(*DEFAULT_GROUPS, *enable_probes), pid=pid, pid_labels=pid_labels)
 
 
 class _Unavailable:

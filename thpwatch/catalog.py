@@ -17,6 +17,7 @@ from thpwatch.metric import DiscoveredFamily, Metric
 EMITTERS = (
     "thpwatch.status_metrics",
     "thpwatch.exporter.self_metrics",
+    "thpwatch.exporter.textfile",
     "thpwatch.features",
     "thpwatch.sources.files",
     "thpwatch.sources.procscan",

@@ -18,12 +18,13 @@ from typing import Any
 
 from thpwatch import __version__
 from thpwatch.kernel import facts
-from thpwatch.kernel.btf import Btf, BtfError
+from thpwatch.kernel.btf import Btf, BtfError, FuncProto
 from thpwatch.kernel.kallsyms import find_symbols
+from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_file
 from thpwatch.kernel.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
-from thpwatch.sources.base import Emitter
+from thpwatch.sources.base import Emitter, KernelFileError
 
 METRICS = (
     Metric(
@@ -91,6 +92,7 @@ class KernelReport:
     release: str
     series: tuple[Feature, ...]  # the four series, in facts.SERIES order
     smaps_pud_safe: Feature  # smaps walks PUD THPs without splitting them
+    problems: tuple[str, ...] = ()  # kernel files that exist but are broken (corrupt BTF, ...)
 
     def feature(self, key: str) -> Feature:
         for f in (*self.series, self.smaps_pud_safe):
@@ -122,6 +124,7 @@ class _Looker:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.problems: list[str] = []  # files that exist and are broken: the source's error
 
     def path(self, relative: str) -> Path:
         return self.root / relative
@@ -140,6 +143,9 @@ class _Looker:
     def _kallsyms(self) -> dict[str, list[str]] | str:
         try:
             return find_symbols(self.path(facts.PROC_KALLSYMS), _SYMBOLS)
+        except KernelFileError as e:
+            self.problems.append(str(e))
+            return e.reason
         except OSError as e:
             return e.strerror or str(e)
 
@@ -148,8 +154,17 @@ class _Looker:
         try:
             return Btf.load(self.path(facts.SYS_BTF_VMLINUX))
         except OSError as e:
-            return e.strerror or str(e)
+            return e.strerror or str(e)  # no BTF (not built in) or not ours to read
+        except (BtfError, KernelFileError) as e:
+            self.problems.append(str(e))
+            return str(e)
+
+    def _protos(self, btf: Btf, name: str) -> list[FuncProto] | str:
+        """A function's prototypes, or why they cannot be read (a corrupt blob: a problem)."""
+        try:
+            return btf.functions(name)
         except BtfError as e:
+            self.problems.append(str(e))
             return str(e)
 
     def symbol(self, name: str) -> Evidence:
@@ -166,7 +181,9 @@ class _Looker:
         btf = self._btf
         if isinstance(btf, str):
             return Evidence(check, f"not readable: {btf}", Presence.UNKNOWN)
-        protos = btf.functions(name)
+        protos = self._protos(btf, name)
+        if isinstance(protos, str):
+            return Evidence(check, f"not readable: {protos}", Presence.UNKNOWN)
         if protos:
             return Evidence(check, str(protos[0]), Presence.YES)
         return Evidence(check, "no such function", Presence.NO)
@@ -177,7 +194,9 @@ class _Looker:
         btf = self._btf
         if isinstance(btf, str):
             return Evidence(check, f"BTF not readable: {btf}", Presence.UNKNOWN)
-        protos = btf.functions(function)
+        protos = self._protos(btf, function)
+        if isinstance(protos, str):
+            return Evidence(check, f"BTF not readable: {protos}", Presence.UNKNOWN)
         if not protos:
             return Evidence(check, "function not in BTF (inlined, or THP off)", Presence.UNKNOWN)
         for proto in protos:
@@ -188,9 +207,13 @@ class _Looker:
     def release(self) -> str:
         p = self.path(facts.PROC_OSRELEASE)
         try:
-            return p.read_text().strip() or "unknown"
+            raw = read_file(p, MAX_VALUE_BYTES)
+        except KernelFileError as e:
+            self.problems.append(str(e))
+            return "unknown"
         except OSError:
             return os.uname().release if self.root == Path("/") else "unknown"
+        return label_text(raw.strip()) or "unknown"
 
 
 def vmpte_evidence(measure: Callable[[], VmpteGrowth] = measure_vmpte_growth) -> Evidence:
@@ -281,7 +304,7 @@ def detect(root: Path = Path("/"), *, selftest: bool = False) -> KernelReport:
         "smaps walks PUD THPs without splitting them",
         [look.symbol(facts.FN_SMAPS_PUD_WALKER), look.btf_function(facts.FN_SMAPS_PUD_WALKER)],
     )
-    return KernelReport(look.release(), series, smaps)
+    return KernelReport(look.release(), series, smaps, tuple(dict.fromkeys(look.problems)))
 
 
 @cache
@@ -313,6 +336,8 @@ class FeaturesSource:
             **{f.key: f.present.value for f in report.series},
         )
         out.add("thpwatch_build_info", 1.0, version=__version__)
+        for problem in report.problems:
+            out.problem(problem)
         # A series that cannot be told (no BTF, say) is a limit of this host, not a failure.
         for f in report.series:
             if f.present is Presence.UNKNOWN:

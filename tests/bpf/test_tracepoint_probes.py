@@ -24,7 +24,7 @@ TRACEPOINT_GROUPS = ("alloc", "madvise", "stalls", "khugepaged")
 
 @pytest.fixture(scope="module")
 def source(bpf_ready: None) -> Iterator[BpfSource]:
-    src = BpfSource(groups=TRACEPOINT_GROUPS, pid=os.getpid())
+    src = BpfSource(groups=TRACEPOINT_GROUPS, pid=os.getpid(), pid_labels=True)
     run_source(src)  # compile + attach once for the module
     yield src
     src.close()

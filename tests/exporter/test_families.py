@@ -99,3 +99,29 @@ def test_a_file_that_vanishes_flips_the_state_and_keeps_the_rest(pool_root, test
     assert 'thpwatch_source_state{source="pool",state="ok"} 0.0' in lines
     assert not any(ln.startswith("thpwatch_test_pool_hpages ") for ln in lines)
     assert 'thpwatch_test_events_total{size="2048kB"} 7.0' in lines
+
+
+class OddLabelSource:
+    """A label value as os.fsdecode gives an undecodable name (a surrogate), and a huge one."""
+
+    name = "odd"
+
+    def collect(self, out):
+        out.add("thpwatch_test_events_total", 1, size="cg-\udcff\udcfe")
+        out.add("thpwatch_test_events_total", 2, size="x" * 1_000_000)
+        out.add("thpwatch_test_events_total", 3, size="y" * 1_000_000)
+
+
+def test_undecodable_and_huge_label_values_do_not_fail_the_scrape(test_catalog):
+    """#17: a non-UTF-8 cgroup name made every --per-cgroup scrape a 500 (UnicodeEncodeError)."""
+    text = render([OddLabelSource()], test_catalog)
+    got = {
+        s.labels["size"]: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "thpwatch_test_events_total"
+    }
+    assert got["cg-\\xff\\xfe"] == 1
+    long = sorted((k for k in got if len(k) > 100), key=got.get)
+    assert [len(k) for k in long] == [128, 128]  # capped, and two names stay two series
+    assert [got[k] for k in long] == [2, 3] and long[0] != long[1]

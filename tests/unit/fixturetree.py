@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from thpwatch.kernel import text
 from thpwatch.sampler import run_source
 from thpwatch.snapshot import Sample, SourceStatus
 from thpwatch.sources.base import Source
@@ -35,11 +36,11 @@ def tree(tmp_path: Path, case: str | None = None, base: str = "patched") -> Path
 
 def deny_reading(monkeypatch, path: Path) -> None:  # type: ignore[no-untyped-def]
     """Make reading `path` fail with EACCES, as /proc/pagetypeinfo does for non-root."""
-    real = Path.read_bytes
+    real = text.read_file
 
-    def read_bytes(self: Path) -> bytes:
-        if self == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def read_file(p: Path, *args, **kw) -> bytes:  # type: ignore[no-untyped-def]
+        if p == path:
+            raise PermissionError(13, "Permission denied", str(p))
+        return real(p, *args, **kw)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(text, "read_file", read_file)

@@ -137,7 +137,7 @@ def test_nothing_to_check_is_absent_with_reason():
     "case, reason",
     [
         ("pagetypeinfo-truncated", "truncated (no newline), ignored (and 1 more)"),
-        ("pagetypeinfo-garbage-header", "line 1: expected a number, got 'nine'"),
+        ("pagetypeinfo-garbage-header", "line 1: expected a decimal number, got 'nine'"),
     ],
 )
 def test_partial_pagetypeinfo_never_fakes_a_violation(tmp_path, case, reason):

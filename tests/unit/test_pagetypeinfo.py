@@ -95,7 +95,7 @@ def test_truncated_keeps_what_was_read(tmp_path):
 @pytest.mark.parametrize(
     "case, reason",
     [
-        ("pagetypeinfo-garbage-header", "line 1: expected a number, got 'nine'"),
+        ("pagetypeinfo-garbage-header", "line 1: expected a decimal number, got 'nine'"),
         ("pagetypeinfo-empty", "proc/pagetypeinfo: empty file"),
     ],
 )

@@ -96,9 +96,9 @@ NAMES = Names(
 )
 
 
-def emitted(raw: RawMaps, attached: set[str]) -> Emitter:
+def emitted(raw: RawMaps, attached: set[str], pid_labels: bool = False) -> Emitter:
     out = Emitter()
-    emit(raw, attached, NAMES, out)
+    emit(raw, attached, NAMES, out, pid_labels=pid_labels)
     return out
 
 
@@ -133,8 +133,27 @@ def test_madvise_calls_bytes_and_top_processes() -> None:
     assert nbytes[(("advice", "reserved_thp"), ("result", "EAGAIN"))] == 2 << 20
     top = series(out, "thpwatch_madvise_top_process_calls_total")
     assert len(top) == 10
-    assert top[(("comm", "p14"), ("pid", "24"))] == 14
-    assert (("comm", "p0"), ("pid", "10")) not in top  # bounded: the fewest calls drop out
+    assert top[(("comm", "p14"),)] == 14  # no pid label unless asked (README, docs/probes.md)
+    assert (("comm", "p0"),) not in top  # bounded: the fewest calls drop out
+    by_pid = series(
+        emitted(raw, {"madvise"}, pid_labels=True), "thpwatch_madvise_top_process_calls_total"
+    )
+    assert by_pid[(("comm", "p14"), ("pid", "24"))] == 14
+    assert len(by_pid) == 10
+
+
+def test_madvise_top_processes_sum_by_comm_and_escape_odd_names() -> None:
+    raw = RawMaps(
+        madvise={(facts.MADV_HUGEPAGE, 0, 0): 6},
+        madvise_procs=[(10, "java", 2, 8192), (11, "java", 3, 4096), (12, "x\udcff", 1, 1)],
+    )
+    out = emitted(raw, {"madvise"})
+    assert series(out, "thpwatch_madvise_top_process_calls_total") == {
+        (("comm", "java"),): 5,
+        (("comm", "x\\xff"),): 1,
+    }
+    assert series(out, "thpwatch_madvise_top_process_bytes_total")[(("comm", "java"),)] == 12288
+    assert not any(dict(s.labels).get("pid") for s in out.samples)
 
 
 def test_nothing_is_emitted_for_a_probe_that_is_not_attached() -> None:

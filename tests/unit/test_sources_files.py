@@ -199,7 +199,7 @@ CORPUS = [
     ("pagetypeinfo-unknown-column", "pagetypeinfo", "proc/pagetypeinfo: line 14: expected 11",
      {"checks"}),
     ("pagetypeinfo-truncated", "pagetypeinfo", "no 'Number of blocks type' table", {"checks"}),
-    ("pagetypeinfo-garbage-header", "pagetypeinfo", "line 1: expected a number, got 'nine'",
+    ("pagetypeinfo-garbage-header", "pagetypeinfo", "line 1: expected a decimal number, got 'nine'",
      {"checks"}),
     ("pagetypeinfo-empty", "pagetypeinfo", "proc/pagetypeinfo: empty file", {"checks"}),
 ]  # fmt: skip

@@ -155,8 +155,8 @@ def run(
       thpwatch run --root tests/fixtures/patched  a patched kernel's files, for a demo
 
     \b
-    Exit status: 0 stopped by SIGTERM/SIGINT; 1 could not start (address in use, TLS files,
-    web config, textfile directory); 2 bad command line.
+    Exit status: 0 stopped by SIGTERM/SIGINT/SIGQUIT/SIGHUP; 1 could not start (address in
+    use, TLS files, web config, textfile directory); 2 bad command line.
     """
     logging.basicConfig(
         level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -13,6 +13,7 @@ from prometheus_client.metrics_core import Metric as Family
 from prometheus_client.utils import floatToGoString
 
 from thpwatch.catalog import Catalog
+from thpwatch.kernel.text import MAX_LABEL_CHARS, label_text
 from thpwatch.metric import Metric
 from thpwatch.snapshot import Histogram, Sample, Snapshot, SourceStatus, State
 
@@ -60,6 +61,14 @@ def render_samples(samples: Iterable[Sample], catalog: Catalog) -> Iterator[Fami
     yield from families.values()
 
 
+def safe_label(value: str) -> str:
+    """A label value the exposition can carry: UTF-8 (names from the kernel or users are bytes,
+    and one undecodable name must not fail a whole scrape) and of bounded length."""
+    if value.isascii() and len(value) <= MAX_LABEL_CHARS:
+        return value
+    return label_text(value)
+
+
 def family_name(metric: Metric) -> str:
     """prometheus_client names counter and info families without their _total/_info suffix."""
     suffix = {"counter": "_total", "info": "_info"}.get(metric.type, "")
@@ -72,7 +81,7 @@ def new_family(metric: Metric) -> Family:
 
 
 def add_sample(family: Family, sample: Sample) -> None:
-    labels = dict(sample.labels)
+    labels = {k: safe_label(v) for k, v in sample.labels}
     value = sample.value
     if family.type == "histogram":
         if not isinstance(value, Histogram):

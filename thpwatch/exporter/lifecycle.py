@@ -30,6 +30,8 @@ from thpwatch.sources.base import Source
 log = logging.getLogger(__name__)
 
 SELF_CHECK_TIMEOUT = 5.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+IGNORED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
 
 
 @dataclass
@@ -50,7 +52,10 @@ class Daemon:
     def __init__(
         self, sources: Sequence[Source], settings: Settings, metric_catalog: Catalog | None = None
     ) -> None:
-        self.sources = list(sources)
+        self.textfile = (
+            textfile.TextfileWriter(settings.textfile_dir) if settings.textfile_dir else None
+        )
+        self.sources = [*sources, *([self.textfile] if self.textfile else [])]
         self.periodic = [s for s in self.sources if isinstance(s, Periodic)]
         self.settings = settings
         self.collector = SnapshotCollector(Sampler(self.sources), metric_catalog)
@@ -133,14 +138,8 @@ class Daemon:
         return max(0.05, min(1.0, *intervals))
 
     def write_textfile(self) -> None:
-        if self.settings.textfile_dir is None:
-            return
-        try:
-            textfile.write_atomically(
-                self.settings.textfile_dir, generate_latest(self.textfile_registry)
-            )
-        except OSError as e:
-            log.error("cannot write textfile in %s: %s", self.settings.textfile_dir, e)
+        if self.textfile is not None:
+            self.textfile.write(generate_latest(self.textfile_registry))
 
     # -- shutdown -------------------------------------------------------------------------
     def request_stop(self, signum: int, frame: FrameType | None = None) -> None:
@@ -148,8 +147,16 @@ class Daemon:
         self.stop_requested.set()
 
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
+        """TERM, INT, QUIT and HUP (a closed terminal) stop cleanly: STOPPING=1, BPF detached,
+        exit 0. USR1/USR2 are logged and ignored: their default action would kill the daemon
+        without either."""
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self.request_stop)
+        for signum in IGNORED_SIGNALS:
+            signal.signal(signum, self.ignore_signal)
+
+    def ignore_signal(self, signum: int, frame: FrameType | None = None) -> None:
+        log.info("received %s: ignored (SIGTERM stops thpwatch)", signal.Signals(signum).name)
 
     def stop(self) -> None:
         """Stop serving and detach: every source with a close() (the BPF source) gets it."""

@@ -12,6 +12,9 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from thpwatch.kernel.text import read_file
+
+MAX_BTF_BYTES = 64 << 20  # vmlinux BTF is ~6 MiB
 MAGIC = 0xEB9F
 HEADER = struct.Struct("<HBBIIIII")  # magic, version, flags, hdr_len, type off/len, str off/len
 TYPE = struct.Struct("<III")  # name_off, info, size|type
@@ -30,6 +33,9 @@ _PER_MEMBER = {
     KIND_DATASEC: 12,
     KIND_ENUM64: 12,
 }
+# Kinds whose size|type word is a type id (checked at load: a reference past the end is corrupt).
+_REFERS = {KIND_PTR, KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_FUNC}
+_REFERS |= {KIND_FUNC_PROTO, KIND_VAR, KIND_TYPE_TAG, KIND_DECL_TAG}
 _QUALIFIERS = {KIND_CONST: "const", KIND_VOLATILE: "volatile", KIND_RESTRICT: "restrict"}
 _TAGGED = {KIND_STRUCT: "struct", KIND_UNION: "union", KIND_ENUM: "enum", KIND_ENUM64: "enum"}
 
@@ -88,6 +94,8 @@ class Btf:
         end = hdr_len + max(type_off + type_len, str_off + str_len)
         if end > len(blob):
             raise BtfError(f"{origin}: sections end at byte {end} but the blob has {len(blob)}")
+        if end < len(blob):  # the kernel's own parser refuses that too
+            raise BtfError(f"{origin}: {len(blob) - end} bytes after the last section")
         self._types_blob = blob[hdr_len + type_off : hdr_len + type_off + type_len]
         self._strings = blob[hdr_len + str_off : hdr_len + str_off + str_len]
         self._types: list[_Type | None] = [None]  # id 0 is void
@@ -96,7 +104,7 @@ class Btf:
 
     @classmethod
     def load(cls, path: Path) -> Btf:
-        return cls(path.read_bytes(), str(path))
+        return cls(read_file(path, MAX_BTF_BYTES), str(path))
 
     def _index(self) -> None:
         data, pos, unpack = self._types_blob, 0, TYPE.unpack_from
@@ -120,6 +128,14 @@ class Btf:
             pos += TYPE.size + size
         if pos != len(data):
             raise BtfError(f"{self.origin}: last type record runs past the type section")
+        count = len(self._types)
+        for type_id, t in enumerate(self._types[1:], 1):
+            assert t is not None
+            if t.kind in _REFERS and t.ref >= count:
+                raise BtfError(
+                    f"{self.origin}: type {type_id}: type id {t.ref} does not exist "
+                    f"(the blob has {count - 1} types)"
+                )
 
     def _string(self, off: int) -> str:
         if off >= len(self._strings) and off:

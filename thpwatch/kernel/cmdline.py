@@ -14,6 +14,7 @@ from pathlib import Path
 
 from thpwatch.kernel import facts
 from thpwatch.kernel.text import read_text
+from thpwatch.sources.base import KernelFileError
 
 _ULONG = 1 << 64  # the kernel's parsers wrap silently on overflow
 
@@ -98,5 +99,12 @@ def parse_cmdline(text: str, hpage_bytes: int) -> ReservedThpRequest:
     return ReservedThpRequest(size_text, size_valid, nr_text, nr_valid, nr)
 
 
+CMDLINE_MAX_BYTES = 64 << 10  # COMMAND_LINE_SIZE is 2048 on x86, at most a few KiB elsewhere
+
+
 def read_cmdline(root: Path, hpage_bytes: int) -> ReservedThpRequest:
-    return parse_cmdline(read_text(root / facts.PROC_CMDLINE), hpage_bytes)
+    path = root / facts.PROC_CMDLINE
+    text = read_text(path, CMDLINE_MAX_BYTES)
+    if not text.endswith("\n"):  # the kernel prints "%s\n": without it the read was cut
+        raise KernelFileError(path, "empty file" if not text else "truncated (no newline)")
+    return parse_cmdline(text, hpage_bytes)

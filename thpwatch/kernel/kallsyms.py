@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from thpwatch.kernel.text import open_checked
+
 
 def base_name(symbol: str) -> str:
     """`do_huge_pmd_swap_page.isra.0` -> `do_huge_pmd_swap_page`."""
@@ -19,11 +21,11 @@ def base_name(symbol: str) -> str:
 def find_symbols(path: Path, wanted: Iterable[str]) -> dict[str, list[str]]:
     """For each wanted name, the kallsyms names that are it or one of its clones ([] if none).
 
-    Raises OSError when the file cannot be read. Lines that are not `addr type name [module]`
-    are ignored (a truncated last line included).
+    Raises OSError when the file cannot be read, KernelFileError when it is not a file. Lines
+    that are not `addr type name [module]` are ignored (a truncated last line included).
     """
     found: dict[str, list[str]] = {name: [] for name in wanted}
-    with path.open("r", encoding="ascii", errors="replace") as f:
+    with open(open_checked(path), encoding="ascii", errors="replace") as f:
         for line in f:
             fields = line.split()
             if len(fields) < 3:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.text import U64_MAX
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,17 @@ def parse_record(line: str) -> KmsgRecord:
     if not semicolon:
         raise ValueError(f"no ';' after the record prefix: {line[:80]!r}")
     parts = prefix.split(",")
-    if len(parts) < 4 or not all(p.isdigit() for p in parts[:3]):
+    if len(parts) < 4 or not all(p.isascii() and p.isdigit() for p in parts[:3]):
         raise ValueError(f"prefix is not 'prio,seq,usec,flags': {prefix[:80]!r}")
-    return KmsgRecord(int(parts[0]) & 7, int(parts[1]), int(parts[2]), message.rstrip("\n"))
+    prio, seq, usec = (_u64(p) for p in parts[:3])
+    return KmsgRecord(prio & 7, seq, usec, message.rstrip("\n"))
+
+
+def _u64(digits: str) -> int:
+    """A number the kernel printed: beyond 64 bits it did not (ValueError)."""
+    if len(digits) > 20 or int(digits) > U64_MAX:
+        raise ValueError(f"a number beyond 64 bits: {digits[:40]}...")
+    return int(digits)
 
 
 @dataclass
@@ -41,11 +50,12 @@ class KmsgFacts:
     oom_leaked_lines: int = 0  # "Huh VM_FAULT_OOM leaked out to the #PF handler" (ratelimited)
 
     def add(self, message: str) -> None:
+        """Take what one message says; ValueError for a number no kernel prints."""
         boot = facts.KMSG_RESERVED_BOOT.search(message)
         if boot:
-            self.reserved_hpages = int(boot["reserved"])
-            self.requested_hpages = int(boot["requested"])
-            self.pageblock_bytes = int(boot["bytes"])
+            self.reserved_hpages = _u64(boot["reserved"])
+            self.requested_hpages = _u64(boot["requested"])
+            self.pageblock_bytes = _u64(boot["bytes"])
             return
         for param, pattern in (
             (facts.CMDLINE_RESERVED_SIZE, facts.KMSG_UNSUPPORTED_SIZE),

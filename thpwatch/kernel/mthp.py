@@ -56,10 +56,12 @@ def read_mthp(root: Path) -> MthpReading:
 def _read_size(d: Path, size: str, size_bytes: int, problems: list[str]) -> MthpSize:
     def mode(name: str) -> Mode | None:
         path = d / name
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():  # a dangling link is broken, not absent
             return None
         try:
             return read_mode(path)
+        except PermissionError:
+            raise  # the source is blocked, not in error
         except (KernelFileError, OSError) as e:
             problems.append(_message(path, e))
             return None
@@ -72,6 +74,8 @@ def _read_size(d: Path, size: str, size_bytes: int, problems: list[str]) -> Mthp
             continue
         try:
             stats.append((f.name, read_decimal(f)))
+        except PermissionError:
+            raise
         except (KernelFileError, OSError) as e:
             problems.append(_message(f, e))
     return MthpSize(

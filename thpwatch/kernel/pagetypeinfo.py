@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from thpwatch.kernel import facts
-from thpwatch.kernel.text import read_text
+from thpwatch.kernel.text import parse_int, read_text, shown
 from thpwatch.sources.base import KernelFileError
+
+MAX_LINE_CHARS = 4096  # a row has one count per order (11) or migratetype (~8)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def parse_pagetypeinfo(path: Path | str, text: str) -> PageTypeInfo:
     blocks: list[Pageblocks] = []
     problems: list[str] = []
     section = ""  # "free", "blocks", or "" for a section thpwatch does not read
+    seen: dict[tuple[str, ...], str] = {}  # row key -> where it was first
     if not text.strip():
         raise KernelFileError(path, "empty file")
     lines = text.split("\n")
@@ -78,7 +81,9 @@ def parse_pagetypeinfo(path: Path | str, text: str) -> PageTypeInfo:
         problems.append(f"{path}: line {len(lines) + 1}: truncated (no newline), ignored")
     for number, line in enumerate(lines, 1):
         where = f"{path}: line {number}"
-        if line.startswith(facts.PAGETYPEINFO_BLOCK_ORDER):
+        if len(line) > MAX_LINE_CHARS:  # no table row is that long: garbage, not a new table
+            problems.append(f"{where}: {len(line)} characters, not a pagetypeinfo line")
+        elif line.startswith(facts.PAGETYPEINFO_BLOCK_ORDER):
             block_order = _number(where, line.removeprefix(facts.PAGETYPEINFO_BLOCK_ORDER))
         elif line.startswith(facts.PAGETYPEINFO_PAGES_PER_BLOCK):
             pages_per_block = _number(where, line.removeprefix(facts.PAGETYPEINFO_PAGES_PER_BLOCK))
@@ -94,17 +99,22 @@ def parse_pagetypeinfo(path: Path | str, text: str) -> PageTypeInfo:
         elif not line.startswith("Node"):
             section = ""  # another table (e.g. mixed blocks with page_owner): not read
         elif section == "free":
-            row, counts = _row(facts.PAGETYPEINFO_FREE_ROW, line, len(orders))
-            if counts is None:
-                problems.append(f"{where}: expected {len(orders)} free counts: {line.strip()!r}")
-            else:
-                free.append(FreeChunks(int(row["node"]), row["zone"], row["type"], counts))
+            row, counts = _row(
+                facts.PAGETYPEINFO_FREE_ROW, "free", where, line, len(orders), problems
+            )
+            if counts is not None:
+                key = ("free", row["node"], row["zone"], row["type"])
+                if _first(key, where, seen, problems):
+                    node = parse_int(where, row["node"])
+                    free.append(FreeChunks(node, row["zone"], row["type"], counts))
         elif section == "blocks":
-            row, counts = _row(facts.PAGETYPEINFO_BLOCKS_ROW, line, len(migratetypes))
-            if counts is None:
-                problems.append(f"{where}: expected {len(migratetypes)} block counts")
-            else:
-                node, zone = int(row["node"]), row["zone"]
+            row, counts = _row(
+                facts.PAGETYPEINFO_BLOCKS_ROW, "block", where, line, len(migratetypes), problems
+            )
+            if counts is not None and _first(
+                ("blocks", row["node"], row["zone"]), where, seen, problems
+            ):
+                node, zone = parse_int(where, row["node"]), row["zone"]
                 blocks.extend(
                     Pageblocks(node, zone, mt, n)
                     for mt, n in zip(migratetypes, counts, strict=True)
@@ -129,19 +139,39 @@ def parse_pagetypeinfo(path: Path | str, text: str) -> PageTypeInfo:
 
 
 def _number(where: str, word: str) -> int:
-    if not word.strip().isdigit():
-        raise KernelFileError(where, f"expected a number, got {word.strip()!r}")
-    return int(word)
+    return parse_int(where, word.strip())
 
 
-def _row(pattern: re.Pattern[str], line: str, expected: int) -> tuple[Any, tuple[int, ...] | None]:
-    """A table row and its counts; counts None unless it has `expected` numbers. The kernel
-    stops counting a free list at 100000 and prints '>100000': kept as 100000, a lower bound."""
+def _first(key: tuple[str, ...], where: str, seen: dict[tuple[str, ...], str], problems) -> bool:
+    """False (and a problem) for a row the table already had: two values for one series."""
+    if key in seen:
+        problems.append(f"{where}: duplicate row for {' '.join(key[1:])} (first at {seen[key]})")
+        return False
+    seen[key] = where.rpartition(": ")[2]
+    return True
+
+
+def _row(
+    pattern: re.Pattern[str],
+    what: str,
+    where: str,
+    line: str,
+    expected: int,
+    problems: list[str],
+) -> tuple[Any, tuple[int, ...] | None]:
+    """A table row and its counts; counts None (and a problem) unless it has `expected` 64-bit
+    numbers. The kernel stops counting a free list at 100000 and prints '>100000': kept as
+    100000, a lower bound."""
     row = pattern.fullmatch(line.strip())
     values = [w.removeprefix(">") for w in row["counts"].split()] if row else []
-    if len(values) != expected or not all(v.isdigit() for v in values):
+    if len(values) != expected:
+        problems.append(f"{where}: expected {expected} {what} counts: {shown(line.strip())}")
         return row, None
-    return row, tuple(int(v) for v in values)
+    try:
+        return row, tuple(parse_int(where, v) for v in values)
+    except KernelFileError as e:
+        problems.append(str(e))
+        return row, None
 
 
 @dataclass(frozen=True)

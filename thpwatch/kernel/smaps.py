@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from thpwatch.kernel import facts
 from thpwatch.kernel.pid_status import kb_field_bytes
+from thpwatch.kernel.text import shown
 from thpwatch.sources.base import KernelFileError
 
 # "7f12a0000000-7f12c0000000 rw-p 00000000 00:00 0    [heap]"
-_VMA_HEADER = re.compile(r"^(?P<start>[0-9a-f]+)-(?P<end>[0-9a-f]+) ")
+_VMA_HEADER = re.compile(r"^(?P<start>[0-9a-f]{1,16})-(?P<end>[0-9a-f]{1,16}) ")
 _FIELD_KEY = re.compile(r"^\w+$")
 
 
@@ -37,6 +38,7 @@ class _Vma:
     size: int
     anon_huge: int = 0
     flags: frozenset[str] = frozenset()
+    keys: set[str] = field(default_factory=set)
 
 
 def summarize_smaps(lines: Iterable[str], origin: str) -> SmapsSummary:
@@ -48,21 +50,29 @@ def summarize_smaps(lines: Iterable[str], origin: str) -> SmapsSummary:
         if header:
             if vma is not None:
                 _account(summary, vma)
-            vma = _Vma(int(header["end"], 16) - int(header["start"], 16))
+            size = int(header["end"], 16) - int(header["start"], 16)
+            if size <= 0:
+                raise KernelFileError(origin, f"line {number}: VMA ends before it starts")
+            vma = _Vma(size)
             continue
         key, colon, value = line.partition(":")
         if not colon or not _FIELD_KEY.match(key):
             if not line.strip():
                 continue
-            raise KernelFileError(origin, f"line {number}: not a smaps line: {line.strip()!r}")
+            raise KernelFileError(origin, f"line {number}: not a smaps line: {shown(line.strip())}")
         if vma is None:
             raise KernelFileError(origin, f"line {number}: {key} before the first VMA header")
+        if key in vma.keys:
+            raise KernelFileError(origin, f"line {number}: a second {key} line in one VMA")
+        vma.keys.add(key)
         if key == facts.SMAPS_VMFLAGS:
             vma.flags = frozenset(value.split())
         elif key == facts.SMAPS_ANON_HUGE:
             size = kb_field_bytes(value)
             if size is None:
-                raise KernelFileError(origin, f"line {number}: {key} is {value.strip()!r}, not kB")
+                raise KernelFileError(
+                    origin, f"line {number}: {key} is {shown(value.strip())}, not kB"
+                )
             vma.anon_huge = size
     if vma is not None:
         _account(summary, vma)

@@ -34,13 +34,13 @@ def read_thp_settings(root: Path) -> ThpSettings | None:
     khugepaged = tuple(
         (f.name, read_decimal(f))
         for f in sorted(khugepaged_dir.iterdir() if khugepaged_dir.is_dir() else ())
-        if f.is_file() and is_metric_word(f.name)
+        if is_metric_word(f.name)  # every entry: a directory or FIFO there is an error
     )
     return ThpSettings(
         enabled=read_mode(thp / facts.THP_ENABLED),
         defrag=read_mode(thp / facts.THP_DEFRAG),
         use_zero_page=read_decimal(thp / facts.THP_USE_ZERO_PAGE),
         hpage_pmd_size=read_hpage_pmd_size(root),
-        shmem_enabled=read_mode(shmem) if shmem.exists() else None,
+        shmem_enabled=read_mode(shmem) if shmem.exists() or shmem.is_symlink() else None,
         khugepaged=khugepaged,
     )

@@ -6,13 +6,18 @@ import re
 from pathlib import Path
 
 from thpwatch.kernel import facts
-from thpwatch.kernel.text import KeyValues, parse_lines, read_text
+from thpwatch.kernel.text import KeyValues, parse_int, parse_lines, read_text
 
-_LINE = re.compile(r"(?P<name>[a-z0-9_]+) (?P<value>-?\d+)")  # some nr_* dip below 0 per-CPU
+_LINE = re.compile(r"(?P<name>[a-z0-9_]+) (?P<value>-?\d+)")
+
+
+def _value(where: str, m: re.Match[str]) -> int:
+    # Some nr_* gauges dip below 0 (per-CPU deltas); an event counter never does.
+    return parse_int(where, m["value"], signed=is_gauge(m["name"]))
 
 
 def parse_vmstat(path: Path | str, text: str) -> KeyValues:
-    return parse_lines(path, text, _LINE, lambda m: int(m["value"]))
+    return parse_lines(path, text, _LINE, _value)
 
 
 def read_vmstat(root: Path) -> KeyValues:

@@ -3,6 +3,7 @@ found and applied, root. Everything that can be missing becomes a BpfUnavailable
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -11,6 +12,8 @@ from typing import Any
 from thpwatch.probes.headers import Headers, HeadersMissing, find_headers
 from thpwatch.probes.tracefs import TracefsUnavailable, tracefs_root
 from thpwatch.snapshot import State
+
+log = logging.getLogger(__name__)
 
 
 class BpfUnavailable(Exception):
@@ -39,7 +42,14 @@ def bcc_env() -> BccEnv:
     try:
         headers = find_headers()
     except (HeadersMissing, OSError) as e:
-        raise BpfUnavailable(State.ABSENT, str(e)) from None
+        # Not "absent": the kernel has BPF; the host lost its headers (a kernel update without
+        # them, a sandbox hiding /lib/modules) and thpwatch, whose job is BPF, counts nothing.
+        reason = (
+            f"BPF probes cannot be compiled: {e}; install the headers of the running kernel "
+            "(Debian: linux-headers-$(uname -r)) or make /lib/modules readable to thpwatch"
+        )
+        log.warning("%s", reason)
+        raise BpfUnavailable(State.ERROR, reason) from None
     headers.apply()
     try:
         from bcc import BPF

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.text import label_text
 from thpwatch.probes.errors import result_name
 from thpwatch.probes.metrics import (
     FAULT_PROBES,
@@ -112,9 +113,12 @@ def _migratetype(names: Names, index: int) -> str:
     return str(index)
 
 
-def emit(raw: RawMaps, attached: Iterable[str], names: Names, out: Emitter) -> None:
+def emit(
+    raw: RawMaps, attached: Iterable[str], names: Names, out: Emitter, *, pid_labels: bool = False
+) -> None:
     """Add the samples of every attached probe, its known label sets at 0 until their first
-    event; a probe not attached adds nothing (absent, not zero)."""
+    event; a probe not attached adds nothing (absent, not zero). pid_labels: top madvise
+    processes by pid (else summed by command name)."""
     on = set(attached)
     first = len(out.samples)
     if raw.alloc is not None and "mm_page_alloc" in on:
@@ -127,7 +131,7 @@ def emit(raw: RawMaps, attached: Iterable[str], names: Names, out: Emitter) -> N
                 reserved_gfp="yes" if reserved else "no",
             )
     if raw.madvise is not None and "madvise" in on:
-        _emit_madvise(raw, out)
+        _emit_madvise(raw, out, pid_labels)
     if raw.stalls is not None:
         for metric, probe, h in zip(
             ("thpwatch_direct_reclaim_seconds", "thpwatch_compaction_seconds"),
@@ -162,15 +166,24 @@ def _emit_known_zeros(on: set[str], names: Names, out: Emitter, first: int) -> N
                 out.add(known.metric, 0, labels_of(labels))
 
 
-def _emit_madvise(raw: RawMaps, out: Emitter) -> None:
+def _emit_madvise(raw: RawMaps, out: Emitter, pid_labels: bool) -> None:
     assert raw.madvise is not None
     for (advice, ret, fld), n in sorted(raw.madvise.items()):
         name = "thpwatch_madvise_bytes_total" if fld else "thpwatch_madvise_calls_total"
         out.add(name, n, advice=facts.MADV_NAMES.get(advice, str(advice)), result=result_name(ret))
-    top = sorted(raw.madvise_procs or (), key=lambda p: (-p[2], p[0]))[:TOP_PROCESSES]
+    procs = raw.madvise_procs or []
+    if not pid_labels:  # no pid label unless asked (--pid-labels): summed per command name
+        by_comm: dict[str, list[int]] = {}
+        for _, comm, calls, nbytes in procs:
+            total = by_comm.setdefault(label_text(comm), [0, 0])
+            total[0] += calls
+            total[1] += nbytes
+        procs = [(0, comm, calls, nbytes) for comm, (calls, nbytes) in by_comm.items()]
+    top = sorted(procs, key=lambda p: (-p[2], p[0], p[1]))[:TOP_PROCESSES]
     for tgid, comm, calls, nbytes in top:
-        out.add("thpwatch_madvise_top_process_calls_total", calls, pid=str(tgid), comm=comm)
-        out.add("thpwatch_madvise_top_process_bytes_total", nbytes, pid=str(tgid), comm=comm)
+        labels = {"comm": label_text(comm), **({"pid": str(tgid)} if pid_labels else {})}
+        out.add("thpwatch_madvise_top_process_calls_total", calls, **labels)
+        out.add("thpwatch_madvise_top_process_bytes_total", nbytes, **labels)
 
 
 def _emit_faults(raw: RawMaps, on: set[str], out: Emitter) -> None:

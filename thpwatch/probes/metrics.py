@@ -66,7 +66,7 @@ METRICS = (
         "thpwatch_madvise_top_process_calls_total",
         "counter",
         "THP-related madvise() calls of the processes making the most (top 10 of a bounded "
-        "table of 1024 processes).",
+        "table of 1024 processes), summed by comm; pid label only with --pid-labels.",
         ("pid", "comm"),
     ),
     Metric(

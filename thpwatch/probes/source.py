@@ -27,9 +27,15 @@ class BpfSource:
     name = "bpf"
 
     def __init__(
-        self, groups: Iterable[str] = DEFAULT_GROUPS, pid: int | None = None, root: Path = Path("/")
+        self,
+        groups: Iterable[str] = DEFAULT_GROUPS,
+        pid: int | None = None,
+        root: Path = Path("/"),
+        *,
+        pid_labels: bool = False,
     ) -> None:
         self.probes = ProbeSet(groups, pid)
+        self.pid_labels = pid_labels  # top madvise processes by pid, not only by comm
         self.root = root
         self.crosscheck = CrossCheck()
         self.names: Names | None = None
@@ -49,7 +55,7 @@ class BpfSource:
         statuses = {s.name: s for s in self.probes.statuses()}
         if attached:
             raw = read_maps(self.probes.objects)
-            emit(raw, attached, self.names, out)
+            emit(raw, attached, self.names, out, pid_labels=self.pid_labels)
             if self.probes.pid is None:
                 self._crosscheck(raw, attached, statuses, out)
         out.statuses.extend(statuses.values())

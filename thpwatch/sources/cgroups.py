@@ -15,9 +15,10 @@ from pathlib import Path
 
 from thpwatch.kernel import facts
 from thpwatch.kernel.memstat import parse_memory_stat
+from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_text
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
+from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent, SourceBlocked
 
 # memory.stat key -> metric; the first key of each hierarchy ranks its cgroups.
 V2_METRICS = {
@@ -66,7 +67,7 @@ METRICS = (
     Metric(
         "thpwatch_cgroup_scan_skipped",
         "gauge",
-        "Cgroups the last walk could not read, by reason (vanished, malformed).",
+        "Cgroups the last walk could not read, by reason (vanished, malformed, unreadable).",
         ("reason",),
     ),
     Metric(
@@ -90,8 +91,13 @@ def memory_hierarchies(root: Path) -> list[Hierarchy]:
     found = []
     base = root / facts.CGROUP_ROOT
     for v2 in (base, base / facts.CGROUP2_UNIFIED):
-        controllers = v2 / facts.CGROUP2_CONTROLLERS
-        if controllers.is_file() and "memory" in controllers.read_text().split():
+        try:  # a broken file (dangling symlink, FIFO, ...) is an error, not "no v2 here"
+            listed = read_text(v2 / facts.CGROUP2_CONTROLLERS, MAX_VALUE_BYTES).split()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except PermissionError as e:
+            raise SourceBlocked(f"{e.filename}: permission denied (root can read it)") from None
+        if "memory" in listed:
             found.append(Hierarchy("v2", v2, V2_METRICS))
             break
     v1 = root / facts.CGROUP1_MEMORY
@@ -115,6 +121,9 @@ def walk(top: Path, max_depth: int) -> Iterator[Path]:
         level = next_level
 
 
+STAT_MAX_BYTES = 1 << 20  # memory.stat is ~2 KiB
+
+
 class CgroupScan:
     """Source "cgroups": the top N cgroups by THP memory in each memory hierarchy."""
 
@@ -136,8 +145,13 @@ class CgroupScan:
         skipped: Counter[str] = Counter()
         for h in hierarchies:
             self._scan(h, out, skipped)
-        for reason in ("vanished", "malformed"):
+        for reason in ("vanished", "malformed", "unreadable"):
             out.add("thpwatch_cgroup_scan_skipped", float(skipped[reason]), reason=reason)
+        if skipped["unreadable"]:
+            raise SourceBlocked(
+                f"{skipped['unreadable']} cgroup memory.stat files unreadable (permission denied;"
+                " root can read them): the top cgroups may be missing some"
+            )
 
     def _scan(self, h: Hierarchy, out: Emitter, skipped: Counter[str]) -> None:
         rows: list[tuple[str, dict[str, int]]] = []
@@ -151,18 +165,22 @@ class CgroupScan:
                 break
             stat_path = d / facts.CGROUP_MEMSTAT
             try:
-                stats = parse_memory_stat(stat_path.read_text(), str(stat_path))
+                stats = parse_memory_stat(read_text(stat_path, STAT_MAX_BYTES), str(stat_path))
             except FileNotFoundError:
                 if d.exists():
                     continue  # a v2 cgroup without the memory controller enabled
                 skipped["vanished"] += 1
+                continue
+            except PermissionError:
+                skipped["unreadable"] += 1
                 continue
             except KernelFileError as e:
                 skipped["malformed"] += 1
                 out.problem(str(e))
                 continue
             rel = d.relative_to(h.path)
-            rows.append(("/" if rel == Path(".") else f"/{rel.as_posix()}", stats))
+            # Cgroup names are bytes chosen by whoever may mkdir: escaped, capped, never fatal.
+            rows.append(("/" if rel == Path(".") else label_text(f"/{rel.as_posix()}"), stats))
         out.add("thpwatch_cgroup_scan_truncated", float(truncated), hierarchy=h.version)
         out.add("thpwatch_cgroup_scan_cgroups", float(len(rows)), hierarchy=h.version)
         rank_key = next(iter(h.metrics))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from thpwatch.kernel import facts
 from thpwatch.kernel.kmsg import KmsgFacts, parse_record
+from thpwatch.kernel.text import label_text, open_checked
 from thpwatch.metric import Metric
 from thpwatch.snapshot import labels_of
 from thpwatch.sources.base import Emitter, SourceAbsent, SourceBlocked
@@ -73,7 +74,8 @@ class KmsgSource:
     def _open(self) -> int:
         if self._fd is None:
             try:
-                self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+                # A dangling symlink, a loop, a FIFO or a directory there: KernelFileError.
+                self._fd = open_checked(self.path)
             except FileNotFoundError as e:
                 raise SourceAbsent(f"{self.path}: no such file") from e
             except PermissionError as e:
@@ -115,14 +117,13 @@ class KmsgSource:
                     continue  # continuation line (KEY=value) of the record before
                 try:
                     record = parse_record(raw.decode("utf-8", "replace"))
+                    if record.seq > self._last_seq:
+                        self._last_seq = record.seq
+                        self.facts.add(record.message)
                 except ValueError as e:
                     bad += 1
                     if bad <= 3:
                         out.problem(f"{self.path}: {e}")
-                    continue
-                if record.seq > self._last_seq:
-                    self._last_seq = record.seq
-                    self.facts.add(record.message)
         if bad > 3:
             out.problem(f"{self.path}: {bad - 3} more malformed records")
         self._emit(out)
@@ -134,7 +135,7 @@ class KmsgSource:
             out.add("thpwatch_kmsg_boot_requested_hpages", float(f.requested_hpages or 0))
             out.add("thpwatch_kmsg_boot_pageblock_bytes", float(f.pageblock_bytes or 0))
         for (param, value), count in f.param_errors.items():
-            labels = labels_of(param=param, value=value)
+            labels = labels_of(param=param, value=label_text(value))
             out.add("thpwatch_kmsg_boot_param_errors", float(count), labels)
         out.add("thpwatch_kmsg_oom_leaked_lines_total", float(f.oom_leaked_lines))
         out.add("thpwatch_kmsg_lost_records_total", float(self.lost_records))

@@ -20,9 +20,10 @@ from thpwatch.features import detected
 from thpwatch.kernel import facts
 from thpwatch.kernel.pid_status import parse_status
 from thpwatch.kernel.smaps import SmapsSummary, summarize_smaps
+from thpwatch.kernel.text import open_checked, read_file
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
+from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent, SourceBlocked
 
 # (attribute of ProcessMemory = metric stem, help, read from smaps)
 _FIELDS = (
@@ -68,6 +69,7 @@ METRICS = (
 
 SMAPS_STATUS = "procscan.smaps"
 BOUND_STATUS = "procscan.bound"  # present only when a scan stopped at one of its bounds
+MAX_PROBLEMS = 10  # malformed processes named in the status; the rest are counted
 
 
 @dataclass
@@ -89,7 +91,7 @@ class ProcessMemory:
 
 
 class _OverBudget(Exception):
-    pass
+    """A bound was reached while reading one process's smaps: says which."""
 
 
 @dataclass
@@ -113,18 +115,27 @@ class Budget:
             return f"{self.max_bytes} bytes of smaps"
         return ""
 
-    def lines(self, f: TextIO) -> Iterator[str]:
-        for line in f:
+    def lines(self, f: TextIO, origin: str) -> Iterator[str]:
+        for number, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                raise KernelFileError(origin, f"line {number}: truncated (no newline)")
             self.read_bytes += len(line)
             if self.read_bytes > self.max_bytes:
-                raise _OverBudget
+                raise _OverBudget(f"{self.max_bytes} bytes of smaps")
+            if time.monotonic() - self._start >= self.max_seconds:
+                raise _OverBudget(f"{self.max_seconds:g} s")
             yield line
 
 
+STATUS_MAX_BYTES = 64 << 10  # a status file is ~1.5 KiB
+
+
 def read_process(pid_dir: Path, walk_smaps: bool, budget: Budget) -> ProcessMemory | None:
-    """One process; None for a kernel thread. Raises OSError (gone, denied), KernelFileError."""
+    """One process; None for a kernel thread. Raises OSError (gone, denied), KernelFileError.
+    Names (comm, mapped files) are bytes: not UTF-8 is escaped, never an error."""
     status_path = pid_dir / facts.PROC_PID_STATUS
-    status = parse_status(status_path.read_text(), str(status_path))
+    raw = read_file(status_path, STATUS_MAX_BYTES)
+    status = parse_status(raw.decode("utf-8", "surrogateescape"), str(status_path))
     if status.pagetable_bytes is None:
         return None  # no mm: kernel thread (or a zombie)
     proc = ProcessMemory(
@@ -132,8 +143,9 @@ def read_process(pid_dir: Path, walk_smaps: bool, budget: Budget) -> ProcessMemo
     )
     if walk_smaps:
         smaps_path = pid_dir / facts.PROC_PID_SMAPS
-        with smaps_path.open() as f:
-            proc.smaps = summarize_smaps(budget.lines(f), str(smaps_path))
+        fd = open_checked(smaps_path)
+        with open(fd, encoding="utf-8", errors="surrogateescape") as f:
+            proc.smaps = summarize_smaps(budget.lines(f, str(smaps_path)), str(smaps_path))
     return proc
 
 
@@ -205,11 +217,11 @@ class ProcScan:
                 budget.processes += 1
                 try:
                     p = read_process(pid_dir, walk, budget)
-                except _OverBudget:
-                    bound = f"{budget.max_bytes} bytes of smaps"
+                except _OverBudget as e:
+                    bound = str(e)
                 except (OSError, KernelFileError) as e:
                     skipped[_skip_reason(e)] += 1
-                    if isinstance(e, KernelFileError):
+                    if isinstance(e, KernelFileError) and skipped["malformed"] <= MAX_PROBLEMS:
                         out.problem(str(e))
                     continue
             if bound:
@@ -221,6 +233,16 @@ class ProcScan:
             if p is not None:
                 found.append(p)
         self._emit(out, found, skipped, walk)
+        if skipped["malformed"] > MAX_PROBLEMS:
+            out.problem(f"and {skipped['malformed'] - MAX_PROBLEMS} more malformed processes")
+        # Most processes with memory refused us (kernel threads have none to read): a scan of the
+        # few left would pass for the host's.
+        if skipped["unreadable"] > len(found):
+            raise SourceBlocked(
+                f"{skipped['unreadable']} of {skipped['unreadable'] + len(found)} processes"
+                " unreadable (permission denied; root can read them): see"
+                " thpwatch_process_scan_skipped"
+            )
 
     def _emit(
         self, out: Emitter, found: list[ProcessMemory], skipped: Counter[str], walk: bool
