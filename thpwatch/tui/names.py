@@ -83,6 +83,8 @@ DIRECT_RECLAIM_SECONDS = "thpwatch_direct_reclaim_seconds"
 COMPACTION_SECONDS = "thpwatch_compaction_seconds"
 
 # Processes and cgroups (detect's sources): every metric under the prefix is a column.
+PROCESS_SOURCE = "procscan"  # the source names, for what a replay did not record
+CGROUP_SOURCE = "cgroups"
 PROCESS_SMAPS_STATUS = "procscan.smaps"  # why the smaps-based columns are missing, if they are
 PROCESS_PREFIX = "thpwatch_process_"
 PROCESS_KEY = "comm"  # a row's identity label; the scan summaries lack it

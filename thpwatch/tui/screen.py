@@ -13,6 +13,7 @@ from thpwatch.snapshot import State
 from thpwatch.tui import names
 from thpwatch.tui.activity import render_activity
 from thpwatch.tui.events import EventLog
+from thpwatch.tui.fmt import ABSENT_STYLE
 from thpwatch.tui.frame import Frame
 from thpwatch.tui.header import render_header
 from thpwatch.tui.latency import render_latency
@@ -35,6 +36,7 @@ class ViewState:
     editing_filter: bool = False
     show_help: bool = False
     bpf_note: str = ""  # why there are no probes at all (--no-bpf, fixture tree)
+    not_recorded: frozenset[str] = frozenset()  # replay: sources the history has no state of
 
 
 HELP = """\
@@ -103,6 +105,8 @@ def render_screen(
         processes, names.PROCESS_PREFIX, state.sort_index, state.needle, rows, smaps_note(frame)
     )
     groups = render_ranking(cgroups, names.CGROUP_PREFIX, state.sort_index, state.needle, rows)
+    procs = unrecorded(processes, names.PROCESS_SOURCE, state) or procs
+    groups = unrecorded(cgroups, names.CGROUP_SOURCE, state) or groups
     # (priority, name, renderable) in screen order; lower priority = kept longer when short
     blocks: list[tuple[int, str, RenderableType]] = [
         (0, "header", render_header(frame, state.interval, state.paused, state.bpf_note)),
@@ -122,6 +126,13 @@ def render_screen(
         return Group(*(r for _, _, r in blocks))
     blocks.append((0, "keys", footer(state, sort_name)))
     return fit(console, blocks, width, height)
+
+
+def unrecorded(ranking: Ranking, source: str, state: ViewState) -> Text | None:
+    """In a replay, a table whose source the exporter did not export: not recorded, not empty."""
+    if ranking.columns or source not in state.not_recorded:
+        return None
+    return Text(f"{ranking.title}: not recorded (the exporter did not export them)", ABSENT_STYLE)
 
 
 def smaps_note(frame: Frame) -> str:
