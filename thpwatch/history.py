@@ -32,7 +32,7 @@ STATE_SERIES = {
 }
 DURATION_SERIES = "thpwatch_source_duration_seconds"
 LOOKBACK = 300.0  # seconds: Prometheus' default lookback delta for instant queries
-REASON_NOT_RECORDED = "reason not recorded in Prometheus (`thpwatch doctor` on the host says)"
+REASON_NOT_RECORDED = "reason not recorded"  # Prometheus keeps states, not reasons
 HISTOGRAM_PARTS = ("_bucket", "_count", "_sum")
 CACHED_SNAPSHOTS = 32  # stepping back and forth re-reads none of these
 
@@ -87,13 +87,24 @@ class Target:
         return self.instance + (f" (job {self.job})" if self.job else "")
 
 
-def probe_groups() -> dict[str, str]:
-    """Probe name -> group, as the live probe statuses carry it (the latency panel reads it)."""
+def probe_specs() -> tuple[Any, ...]:
     try:
         from thpwatch.probes.specs import PROBES
-    except ImportError:  # probes not part of this build: no group to tell
-        return {}
-    return {p.name: p.group for p in PROBES}
+    except ImportError:  # probes not part of this build
+        return ()
+    return PROBES
+
+
+def probe_groups() -> dict[str, str]:
+    """Probe name -> group, as the live probe statuses carry it (the latency panel reads it)."""
+    return {p.name: p.group for p in probe_specs()}
+
+
+def live_order(kind: str, name: str) -> tuple[int, int, str]:
+    """Statuses in the order live top has them: sources as assembled, then probes as loaded."""
+    order = LIVE_SOURCES if kind == "source" else tuple(p.name for p in probe_specs())
+    base = name.split(".")[0]  # sub-statuses (procscan.smaps) follow their source
+    return (kind != "source", order.index(base) if base in order else len(order), name)
 
 
 def snapshot_from_vector(
@@ -148,7 +159,7 @@ def snapshot_from_vector(
             durations.get(name, 0.0),
             labels_of(group=groups[name]) if kind == "probe" and name in groups else (),
         )
-        for (kind, name), state in sorted(states.items(), key=lambda item: item[0][0] != "source")
+        for (kind, name), state in sorted(states.items(), key=lambda item: live_order(*item[0]))
     ]
     return Snapshot(timestamp, timestamp, tuple(samples), tuple(statuses))
 
@@ -209,6 +220,16 @@ class History:
             return None
         return round(float(result[0]["value"][1]), 3)
 
+    def last_good_scrape(self, t: float) -> float | None:
+        """The last successful scrape at or before t, even across failed ones (whose staleness
+        markers hide earlier scrapes from scrape_before): the earlier end of a step."""
+        window = f"{self.target.selector(REFERENCE)}[{int(LOOKBACK)}s]"
+        result = self.api.matrix(window, t)
+        if len(result) > 1:
+            raise NoData(self._ambiguous([r["metric"].get("job", "") for r in result]))
+        stamps = [float(ts) for ts, _ in result[0]["values"]] if result else []
+        return round(max(stamps), 3) if stamps else None
+
     def snapshot(self, scrape: float) -> Snapshot:
         """The Snapshot scraped at `scrape` (a timestamp from scrape_before), cached."""
         cached = self._snapshots.pop(scrape, None)
@@ -236,7 +257,7 @@ class History:
         now_scrape = self.scrape_before(t)
         if now_scrape is None:
             raise NoData(self.why_no_data(t))
-        before_scrape = self.scrape_before(min(t - step, now_scrape - 0.001))
+        before_scrape = self.last_good_scrape(min(t - step, now_scrape - 0.001))
         before = None if before_scrape is None else self.snapshot(before_scrape)
         return before, self.snapshot(now_scrape)
 

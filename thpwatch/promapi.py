@@ -36,6 +36,13 @@ class PrometheusAPI:
             raise PrometheusError(f"{expr}: expected a vector, got {data.get('resultType')}")
         return data["result"]
 
+    def matrix(self, expr: str, at: float) -> list[dict[str, Any]]:
+        """A range-vector selector evaluated at `at`: the raw samples (metric, values)."""
+        data = self._get("query", {"query": expr, "time": f"{at:.3f}"})
+        if data.get("resultType") != "matrix":
+            raise PrometheusError(f"{expr}: expected a matrix, got {data.get('resultType')}")
+        return data["result"]
+
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
         try:
