@@ -268,6 +268,8 @@ def test_errors_say_what_and_exit_codes(recording):
          f"cannot reach Prometheus at {closed}"),
         (["--prometheus", prom.url, "--instance", "nowhere:1", "--once"], 1,
          "no thpwatch data of instance nowhere:1 at"),
+        (["--prometheus", prom.url, "--instance", 'we"ird\\{}:1', "--once"], 1,
+         'no thpwatch data of instance we"ird\\{}:1 at'),  # quoted in PromQL: no parse error
         (["--prometheus", prom.url, "--instance", exporter.target, "--at", "-2h", "--once"], 1,
          "no thpwatch instance at all then"),
         (["--prometheus", prom.url, "--instance", exporter.target, "--at", "yesterday"], 2,
