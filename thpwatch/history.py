@@ -223,12 +223,16 @@ class History:
     def last_good_scrape(self, t: float) -> float | None:
         """The last successful scrape at or before t, even across failed ones (whose staleness
         markers hide earlier scrapes from scrape_before): the earlier end of a step."""
+        stamps = self._scrapes_before(t)
+        return round(max(stamps), 3) if stamps else None
+
+    def _scrapes_before(self, t: float) -> list[float]:
+        """Timestamps of the successful scrapes in the lookback before t (raw samples)."""
         window = f"{self.target.selector(REFERENCE)}[{int(LOOKBACK)}s]"
         result = self.api.matrix(window, t)
         if len(result) > 1:
             raise NoData(self._ambiguous([r["metric"].get("job", "") for r in result]))
-        stamps = [float(ts) for ts, _ in result[0]["values"]] if result else []
-        return round(max(stamps), 3) if stamps else None
+        return [float(ts) for ts, _ in result[0]["values"]] if result else []
 
     def snapshot(self, scrape: float) -> Snapshot:
         """The Snapshot scraped at `scrape` (a timestamp from scrape_before), cached."""
@@ -262,12 +266,10 @@ class History:
         return before, self.snapshot(now_scrape)
 
     def scrape_interval(self, t: float) -> float | None:
-        """Seconds between the last two scrapes at or before t."""
-        last = self.scrape_before(t)
-        previous = None if last is None else self.scrape_before(last - 0.001)
-        if last is None or previous is None:
-            return None
-        return round(last - previous, 3)
+        """The median time between the target's successful scrapes in the lookback before t."""
+        stamps = sorted(self._scrapes_before(t))
+        gaps = sorted(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+        return round(gaps[len(gaps) // 2], 3) if gaps else None
 
     def check(self, start: float, end: float) -> None:
         """Raise NoData (saying what Prometheus does have) unless the target has data in
