@@ -282,6 +282,7 @@ def test_errors_say_what_and_exit_codes(recording):
          "is not an http:// or https:// URL"),
         (["--prometheus", prom.url, "--once"], 2, "--prometheus needs --instance"),
         (["--at", "-1m", "--once"], 2, "--at needs --prometheus URL"),
+        (["--from", "-1m", "--once"], 2, "--from needs --prometheus URL"),
         (["--prometheus", prom.url, "--instance", exporter.target, "--no-bpf"], 2,
          "--no-bpf is for live top"),
     ]  # fmt: skip

@@ -212,7 +212,7 @@ def top(
             print_frames(feed, state, iterations, console)
             if svg is not None:
                 console.save_svg(str(svg), title="thpwatch top")
-        if isinstance(feed, Replay) and feed.failed:
+        if not interactive and isinstance(feed, Replay) and feed.failed:
             raise ReplayFailed(feed.message or "a replayed time had no data")
     except KeyboardInterrupt:
         sys.exit(130)

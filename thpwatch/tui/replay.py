@@ -97,7 +97,8 @@ def pop_replay_request(ctx: click.Context, kw: dict[str, Any]) -> ReplayRequest 
     if url is None:
         extra = [name for name, value in given.items() if value is not None]
         if extra:
-            raise click.UsageError(f"--{extra[0].replace('_', '-')} needs --prometheus URL")
+            flag = {"since": "from", "until": "to"}.get(extra[0], extra[0])
+            raise click.UsageError(f"--{flag} needs --prometheus URL")
         return None
     for name in LIVE_ONLY:
         if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
@@ -184,7 +185,7 @@ class Replay:
         self.events = EventLog()
         self.message = ""  # why there is no frame, or why a key did nothing
         self.prompt: str | None = None  # the jump-to-time prompt while it is open
-        self.failed = False  # some frame asked for had no data (exit code 1 when printing)
+        self.failed = False  # a frame had no data: a print of frames exits 1
         self.playing = False  # `p`: one step forward per PLAY_PERIOD
         state.interval = step
         self.load()
