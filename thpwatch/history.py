@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thpwatch.catalog import Catalog, catalog
-from thpwatch.promapi import PrometheusAPI, PrometheusError
+from thpwatch.promapi import PrometheusAPI
 from thpwatch.snapshot import Histogram, Sample, Snapshot, SourceStatus, State, labels_of
 from thpwatch.timespec import format_time
 
@@ -209,7 +209,6 @@ class History:
     api: PrometheusAPI
     target: Target
     _snapshots: dict[float, Snapshot] = field(default_factory=dict)
-    _target_labels: tuple[str, ...] = ()
 
     def scrape_before(self, t: float) -> float | None:
         """Timestamp of the last scrape at or before t (within the lookback), None if none."""
@@ -241,12 +240,9 @@ class History:
             self._snapshots[scrape] = cached  # now the most recently used
             return cached
         result = self.api.query(self.target.selector("", '__name__=~"thpwatch_.+"'), scrape)
-        if not self._target_labels:
-            reference = [r for r in result if r["metric"].get("__name__") == REFERENCE]
-            self._target_labels = (
-                tuple(reference[0]["metric"]) if reference else ("instance", "job")
-            )
-        snap = snapshot_from_vector(result, scrape, self._target_labels)
+        reference = [r["metric"] for r in result if r["metric"].get("__name__") == REFERENCE]
+        target_labels = tuple(reference[0]) if reference else ("instance", "job")
+        snap = snapshot_from_vector(result, scrape, target_labels)
         self._snapshots[scrape] = snap
         while len(self._snapshots) > CACHED_SNAPSHOTS:
             del self._snapshots[next(iter(self._snapshots))]  # the oldest asked for
@@ -310,6 +306,3 @@ class History:
             f"instance {self.target.instance} is scraped by several jobs "
             f"({', '.join(sorted(jobs))}): choose one with --job"
         )
-
-
-__all__ = ["History", "NoData", "PrometheusError", "Target", "snapshot_from_vector"]
