@@ -240,8 +240,8 @@ def test_unexported_rows_read_not_recorded(recording):
     assert re.search(r"^processes\s", live.stdout, re.M), live.stdout
     replay = replayed(recording, recording.live_exporter, "--at", f"{recording.end:.3f}", "--once")
     assert replay.returncode == 0, replay.stderr
-    assert "Top processes: not recorded (the exporter did not export them)" in replay.stdout
-    assert "Top cgroups: not recorded (the exporter did not export them)" in replay.stdout
+    assert "Top processes: not recorded (the exporter did not export procscan)" in replay.stdout
+    assert "Top cgroups: not recorded (the exporter did not export cgroups)" in replay.stdout
     assert "process rows: the exporter ran without --per-process" in replay.stdout
     assert "none reported" not in replay.stdout
     assert not re.search(r"^processes\s", replay.stdout, re.M)

@@ -141,3 +141,28 @@ def test_the_state_is_the_one_series_at_1():
     ]
     snap = snapshot_from_vector(result, 1.0, target)
     assert [(st.name, st.state) for st in snap.statuses] == [("kmsg", State.BLOCKED)]
+
+
+def test_panels_of_unrecorded_sources_read_not_recorded_not_absent():
+    """A recording with no state for the pool, per-size or process sources: those panels say
+    not recorded; a source recorded as absent still reads absent."""
+    kept = ("thpwatch_kernel_info",)
+    original = patched(1.0)
+    bare = Snapshot(
+        original.timestamp,
+        original.monotonic,
+        tuple(s for s in original.samples if s.name in kept),
+        (SourceStatus("cgroups", "source", State.ABSENT, "no cgroup2 mount"),),
+    )
+    snap = rebuilt(bare)
+    state = ViewState(not_recorded=frozenset(not_recorded(snap)))
+    text = text_of(render_screen(Console(width=140), Frame(snap), state, EventLog(), 140, None))
+    assert "Reserved THP pool: not recorded (the exporter did not export reserved_thp)" in text
+    assert "THP by size: not recorded (the exporter did not export mthp)" in text
+    assert "Top processes: not recorded (the exporter did not export procscan)" in text
+    assert "Top cgroups: none reported" in text  # recorded: absent on that host
+    assert "absent on this kernel" not in text
+    live = text_of(
+        render_screen(Console(width=140), Frame(bare), ViewState(), EventLog(), 140, None)
+    )
+    assert "not recorded" not in live  # live top never says it

@@ -105,13 +105,15 @@ def render_screen(
         processes, names.PROCESS_PREFIX, state.sort_index, state.needle, rows, smaps_note(frame)
     )
     groups = render_ranking(cgroups, names.CGROUP_PREFIX, state.sort_index, state.needle, rows)
-    procs = unrecorded(processes, names.PROCESS_SOURCE, state) or procs
-    groups = unrecorded(cgroups, names.CGROUP_SOURCE, state) or groups
+    if not processes.columns:
+        procs = unrecorded(processes.title, names.PROCESS_SOURCE, state) or procs
+    if not cgroups.columns:
+        groups = unrecorded(cgroups.title, names.CGROUP_SOURCE, state) or groups
     # (priority, name, renderable) in screen order; lower priority = kept longer when short
     blocks: list[tuple[int, str, RenderableType]] = [
         (0, "header", render_header(frame, state.interval, state.paused, state.bpf_note)),
-        (2, "pool", render_pool(frame, width)),
-        (1, "sizes", render_sizes(frame, compact)),
+        (2, "pool", pool_unrecorded(frame, state) or render_pool(frame, width)),
+        (1, "sizes", sizes_unrecorded(frame, state) or render_sizes(frame, compact)),
     ]
     if fits_side_by_side(console, latency, activity, width):
         blocks.append((3, "latency+activity", side_by_side(latency, activity)))
@@ -128,11 +130,24 @@ def render_screen(
     return fit(console, blocks, width, height)
 
 
-def unrecorded(ranking: Ranking, source: str, state: ViewState) -> Text | None:
-    """In a replay, a table whose source the exporter did not export: not recorded, not empty."""
-    if ranking.columns or source not in state.not_recorded:
+def unrecorded(title: str, source: str, state: ViewState) -> Text | None:
+    """In a replay, a panel with no data whose source has no state in the history: it was not
+    recorded (not absent, not empty)."""
+    if source not in state.not_recorded:
         return None
-    return Text(f"{ranking.title}: not recorded (the exporter did not export them)", ABSENT_STYLE)
+    return Text(f"{title}: not recorded (the exporter did not export {source})", ABSENT_STYLE)
+
+
+def pool_unrecorded(frame: Frame, state: ViewState) -> Text | None:
+    if frame.value(names.POOL_HPAGES) is not None:
+        return None
+    return unrecorded("Reserved THP pool", names.POOL_SOURCE, state)
+
+
+def sizes_unrecorded(frame: Frame, state: ViewState) -> Text | None:
+    if frame.has(names.MTHP_NR_ANON) or frame.has(names.MTHP_ALLOC):
+        return None
+    return unrecorded("THP by size", names.MTHP_SOURCE, state)
 
 
 def smaps_note(frame: Frame) -> str:
