@@ -4,7 +4,7 @@
 One recording for the module (see replay_recording.py): the live host's exporter (BPF, without
 --per-process/--per-cgroup) and a patched-fixture exporter (--per-process --per-cgroup), both
 scraped every second while PMD THPs were faulted, held and unmapped, and the kernel's per-size
-files were read live every 0.1 s. Live `top --once` ran during the workload too.
+files were read live every 0.1 s; then live `top --once` ran (this host, the fixture tree).
 """
 
 from __future__ import annotations
@@ -48,10 +48,12 @@ MARGIN = 2.5  # seconds of live readings before and after the workload: 2 scrape
 HOLD = 1.5  # seconds the THPs stay mapped: longer than a scrape interval, so scrapes see them
 
 
-def top(*args: str, columns: int = 160, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": str(columns), "LINES": "200"}
+TOP_ENV = {**os.environ, "COLUMNS": "160", "LINES": "200"}
+
+
+def top(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [THPWATCH, "top", *args], capture_output=True, text=True, env=env, timeout=timeout
+        [THPWATCH, "top", *args], capture_output=True, text=True, env=TOP_ENV, timeout=timeout
     )
 
 
@@ -88,7 +90,8 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
                 time.sleep(HOLD)
             end = time.time()
             time.sleep(MARGIN)
-        # what live top shows of this host (probes included) and of the fixture tree
+        # what live top shows of this host (probes included) and of the fixture tree, while
+        # the exporters run; not during the workload, whose scrapes a BPF compile would delay
         live_top = (time.time(), top("--once"))
         fixture_top = (time.time(), top("--root", str(PATCHED), "--once"))
         prom.wait_for_scrapes(LIVE_JOB, count=2)
