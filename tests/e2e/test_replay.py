@@ -326,3 +326,17 @@ def test_histograms_come_back_with_the_exporters_buckets(recording):
     assert isinstance(h, Histogram)
     assert list(h.bounds) == [float(le) for le in served if le != "+Inf"]
     assert h.count >= h.cumulative[-1] >= 0 and h.total >= 0
+
+
+def test_an_instance_scraped_by_two_jobs_needs_job(prometheus, thpwatch_exporter):
+    require(PATCHED.is_dir(), f"needs the patched fixture tree {PATCHED}")
+    exporter = thpwatch_exporter("--root", str(PATCHED), "--no-bpf")
+    prom = prometheus([scrape_config(job, exporter.target) for job in ("node-a", "node-b")])
+    prom.wait_for_scrapes("node-b", count=2)
+    args = ["--prometheus", prom.url, "--instance", exporter.target, "--once"]
+    either = top(*args)
+    assert either.returncode == 1
+    assert "is scraped by several jobs (node-a, node-b): choose one with --job" in either.stderr
+    one = top(*args, "--job", "node-b")
+    assert one.returncode == 0, one.stderr
+    assert f"{exporter.target} (job node-b)" in one.stdout and "1048576kB" in one.stdout
