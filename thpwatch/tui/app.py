@@ -24,6 +24,13 @@ from thpwatch.tui.events import EventLog
 from thpwatch.tui.follow import Follow, normalise_cgroup
 from thpwatch.tui.frame import Frame
 from thpwatch.tui.keys import cbreak, read_key
+from thpwatch.tui.replay import (
+    Replay,
+    ReplayFailed,
+    open_replay,
+    pop_replay_request,
+    replay_options,
+)
 from thpwatch.tui.screen import ViewState, render_screen
 
 RESIZE_POLL = 0.25  # seconds between terminal-size checks while waiting for a key
@@ -70,6 +77,31 @@ class Feed:
     def frame(self) -> Frame:
         return Frame.between(self.before, self.now)
 
+    # The feed seam, shared with thpwatch.tui.replay.Replay (history from Prometheus).
+
+    def period(self, state: ViewState) -> float:
+        """Seconds between tick() calls."""
+        return state.interval
+
+    def tick(self, state: ViewState) -> None:
+        if not state.paused:
+            self.advance()
+
+    def next_print(self, state: ViewState, first: bool) -> bool:
+        """Move to the next frame to print; False when there is none."""
+        time.sleep(state.interval)
+        self.advance()
+        return True
+
+    def handle_key(self, state: ViewState, key: str) -> bool:
+        """Keys of this feed's own, before the view's (handle_key): none when live."""
+        return False
+
+    def render(
+        self, console: Console, state: ViewState, width: int, height: int | None
+    ) -> RenderableType:
+        return render_screen(console, self.frame(), state, self.events, width, height)
+
 
 def build(root: Path, options: SourceOptions) -> list[Source]:
     from thpwatch.assembly import all_sources
@@ -77,13 +109,13 @@ def build(root: Path, options: SourceOptions) -> list[Source]:
     return all_sources(root, options)
 
 
-def print_frames(feed: Feed, state: ViewState, iterations: int, console: Console) -> None:
+def print_frames(feed: Feed | Replay, state: ViewState, iterations: int, console: Console) -> None:
     for i in range(iterations):
-        time.sleep(state.interval)
-        frame = feed.advance()
+        if not feed.next_print(state, first=i == 0):
+            break
         if i:
             console.print(Rule())
-        console.print(render_screen(console, frame, state, feed.events, console.width, None))
+        console.print(feed.render(console, state, console.width, None))
 
 
 def terminal_size() -> tuple[int, int]:
@@ -93,25 +125,24 @@ def terminal_size() -> tuple[int, int]:
     return size.columns, size.lines
 
 
-def run_live(feed: Feed, state: ViewState, console: Console) -> None:
+def run_live(feed: Feed | Replay, state: ViewState, console: Console) -> None:
     def screen() -> RenderableType:
         console.size = size  # what the Live display lays out and crops to
         width, height = size
-        return render_screen(console, feed.frame(), state, feed.events, width, height)
+        return feed.render(console, state, width, height)
 
-    next_sample = time.monotonic() + state.interval
+    next_sample = time.monotonic() + feed.period(state)
     with cbreak() as fd, Live(console=console, screen=True, auto_refresh=False) as live:
         size = terminal_size()
         live.update(screen(), refresh=True)
         while True:
             key = read_key(fd, min(RESIZE_POLL, next_sample - time.monotonic()))
             if key is not None:
-                if handle_key(state, key):
+                if not feed.handle_key(state, key) and handle_key(state, key):
                     return
             elif time.monotonic() >= next_sample:
-                next_sample = time.monotonic() + state.interval
-                if not state.paused:
-                    feed.advance()
+                next_sample = time.monotonic() + feed.period(state)
+                feed.tick(state)
             elif terminal_size() == size:
                 continue
             size = terminal_size()
@@ -156,7 +187,10 @@ def run_live(feed: Feed, state: ViewState, console: Console) -> None:
 )
 @root_option
 @source_options
+@replay_options
+@click.pass_context
 def top(
+    ctx: click.Context,
     interval: float,
     iterations: int | None,
     once: bool,
@@ -169,9 +203,15 @@ def top(
 ) -> None:
     """Live view of THP activity: reserved pool, per-size rates, fault latency, top users.
 
+    With --prometheus URL --instance HOST:PORT, the same screen at a past time, rebuilt from
+    what Prometheus recorded of that thpwatch exporter (rates over --step); what the exporter
+    did not export reads "not recorded". Times: RFC 3339, unix seconds, now, -15m, HH:MM[:SS].
+    Exit 1 when Prometheus is unreachable or has no data then, 2 for a bad command line.
+
     \b
     Keys: q quit, p pause, s cycle sort, r reverse sort, ↑/↓ PgUp/PgDn scroll the
-    process and cgroup tables, / filter processes/cgroups, ? help.
+    process and cgroup tables, / filter processes/cgroups, ? help;
+    replaying: ←/→ one step, g jump to a time, p play.
     \b
     Examples:
       thpwatch top                          live view, every second
@@ -181,7 +221,10 @@ def top(
       thpwatch top -p 1234                  follow one process (probes filtered to it)
       thpwatch top -c /system.slice/db.service   follow one cgroup
       COLUMNS=120 thpwatch top --once --svg top.svg   a picture of one frame
+      thpwatch top --prometheus http://prom:9090 --instance db1:10386 --at -15m
+      thpwatch top --prometheus URL --instance db1:10386 --from 14:00 --to 14:30 --step 1m
     """
+    replay = pop_replay_request(ctx, kw)
     no_bpf = kw["no_bpf"]
     follow = following(root, pid, cgroup)
     options = replace(options_from(root, kw), scan_interval=scan_interval)
@@ -197,9 +240,10 @@ def top(
     note = "BPF off (--no-bpf)" if no_bpf else "" if options.bpf else f"BPF off (viewing {root})"
     state = ViewState(interval=interval, bpf_note=note, follow=follow)
     console = Console(record=svg is not None)
-    say_loading_bpf(options.bpf)
+    if replay is None:
+        say_loading_bpf(options.bpf)
     try:
-        feed = Feed(build(root, options))
+        feed = Feed(build(root, options)) if replay is None else open_replay(replay, state)
         if interactive:
             run_live(feed, state, console)
         else:
@@ -207,6 +251,8 @@ def top(
             print_frames(feed, state, iterations, console)
             if svg is not None:
                 console.save_svg(str(svg), title="thpwatch top")
+        if not interactive and isinstance(feed, Replay) and feed.failed:
+            raise ReplayFailed(feed.message or "a replayed time had no data")
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:  # `thpwatch top -n 5 | head`: the reader left, not an error

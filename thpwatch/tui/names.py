@@ -83,6 +83,11 @@ DIRECT_RECLAIM_SECONDS = "thpwatch_direct_reclaim_seconds"
 COMPACTION_SECONDS = "thpwatch_compaction_seconds"
 
 # Processes and cgroups (detect's sources): every metric under the prefix is a column.
+# Source names, for what a replay did not record
+PROCESS_SOURCE = "procscan"
+CGROUP_SOURCE = "cgroups"
+POOL_SOURCE = "reserved_thp"
+MTHP_SOURCE = "mthp"
 PROCESS_SMAPS_STATUS = "procscan.smaps"  # why the smaps-based columns are missing, if they are
 PROCESS_PREFIX = "thpwatch_process_"
 PROCESS_KEY = "comm"  # a row's identity label; the scan summaries lack it

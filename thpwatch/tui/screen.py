@@ -13,6 +13,7 @@ from thpwatch.snapshot import State
 from thpwatch.tui import names
 from thpwatch.tui.activity import render_activity
 from thpwatch.tui.events import EventLog
+from thpwatch.tui.fmt import ABSENT_STYLE
 from thpwatch.tui.follow import Follow
 from thpwatch.tui.frame import Frame
 from thpwatch.tui.header import render_header
@@ -51,6 +52,8 @@ class ViewState:
             keep if self.follow else None,
             self.follow.describe(),
         )
+
+    not_recorded: frozenset[str] = frozenset()  # replay: sources the history has no state of
 
 
 HELP = """\
@@ -134,12 +137,16 @@ def render_screen(
         processes, names.PROCESS_PREFIX, state.table_view(), rows, smaps_note(frame)
     )
     groups = render_ranking(cgroups, names.CGROUP_PREFIX, state.table_view(True), rows)
+    if not processes.columns:
+        procs = unrecorded(processes.title, names.PROCESS_SOURCE, state) or procs
+    if not cgroups.columns:
+        groups = unrecorded(cgroups.title, names.CGROUP_SOURCE, state) or groups
     # (priority, name, renderable) in screen order; lower priority = kept longer when short
     blocks: list[tuple[int, str, RenderableType]] = [
         (0, "header", render_header(frame, state.interval, state.paused, state.bpf_note)),
         *([(0, "follow", follow_line(state.follow))] if state.follow else []),
-        (2, "pool", render_pool(frame, width)),
-        (1, "sizes", render_sizes(frame, compact)),
+        (2, "pool", pool_unrecorded(frame, state) or render_pool(frame, width)),
+        (1, "sizes", sizes_unrecorded(frame, state) or render_sizes(frame, compact)),
     ]
     if fits_side_by_side(console, latency, activity, width):
         blocks.append((3, "latency+activity", side_by_side(latency, activity)))
@@ -162,6 +169,26 @@ def follow_line(follow: Follow) -> Text:
         ("following ", "bold cyan"), (follow.describe(), "bold"), f"  ({probes}; kernel "
         "counters host-wide; tables narrowed)",
     )  # fmt: skip
+
+
+def unrecorded(title: str, source: str, state: ViewState) -> Text | None:
+    """In a replay, a panel with no data whose source has no state in the history: it was not
+    recorded (not absent, not empty)."""
+    if source not in state.not_recorded:
+        return None
+    return Text(f"{title}: not recorded (the exporter did not export {source})", ABSENT_STYLE)
+
+
+def pool_unrecorded(frame: Frame, state: ViewState) -> Text | None:
+    if frame.value(names.POOL_HPAGES) is not None:
+        return None
+    return unrecorded("Reserved THP pool", names.POOL_SOURCE, state)
+
+
+def sizes_unrecorded(frame: Frame, state: ViewState) -> Text | None:
+    if frame.has(names.MTHP_NR_ANON) or frame.has(names.MTHP_ALLOC):
+        return None
+    return unrecorded("THP by size", names.MTHP_SOURCE, state)
 
 
 def smaps_note(frame: Frame) -> str:
