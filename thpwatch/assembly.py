@@ -53,17 +53,17 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
         *build_sources(root, lazy_pte=lambda: has_lazy_pte(root)),
     ]
     if options.bpf and root == Path("/"):
-        sources.append(_bpf_source(options.enable_probes))
+        sources.append(_bpf_source(options.enable_probes, options.bpf_helper))
     return sources
 
 
-def _bpf_source(enable_probes: tuple[str, ...]) -> Source:
+def _bpf_source(enable_probes: tuple[str, ...], helper: bool) -> Source:
     try:
         from thpwatch.probes.source import BpfSource
         from thpwatch.probes.specs import DEFAULT_GROUPS
     except ImportError as e:
         return _Unavailable("bpf", f"BPF probes are not part of this build: {e}")
-    return BpfSource(groups=(*DEFAULT_GROUPS, *enable_probes))
+    return BpfSource(groups=(*DEFAULT_GROUPS, *enable_probes), helper=helper)
 
 
 class _Unavailable:

@@ -164,6 +164,7 @@ def run(
         scan_interval=scan_interval,
         bpf=not no_bpf,
         enable_probes=enable_probes,
+        bpf_helper=True,
     )
     settings = Settings(host, port, tls_cert, tls_key, textfile_dir, textfile_interval)
     daemon = Daemon(all_sources(root, options), settings)

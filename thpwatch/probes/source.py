@@ -27,9 +27,14 @@ class BpfSource:
     name = "bpf"
 
     def __init__(
-        self, groups: Iterable[str] = DEFAULT_GROUPS, pid: int | None = None, root: Path = Path("/")
+        self,
+        groups: Iterable[str] = DEFAULT_GROUPS,
+        pid: int | None = None,
+        root: Path = Path("/"),
+        helper: bool = False,
     ) -> None:
-        self.probes = ProbeSet(groups, pid)
+        """helper: load the probes in a child process (see ProbeSet), as the daemon does."""
+        self.probes = ProbeSet(groups, pid, helper=helper)
         self.root = root
         self.crosscheck = CrossCheck()
         self.names: Names | None = None

@@ -25,6 +25,7 @@ class SourceOptions:
     kmsg: bool = True
     bpf: bool = True  # for the probe sources; forced off when root is not "/"
     enable_probes: tuple[str, ...] = ()  # opt-in probe groups to load besides the default set
+    bpf_helper: bool = False  # compile/load BPF in a child process (the daemon: no LLVM kept)
 
 
 def host_sources(root: Path, options: SourceOptions) -> list[Source]:
