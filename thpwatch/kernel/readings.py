@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from thpwatch.kernel.mthp import MthpReading, read_mthp
+from thpwatch.kernel.mthp import MthpReader, MthpReading
 from thpwatch.kernel.pagetypeinfo import PageTypeInfo, read_pagetypeinfo
 from thpwatch.kernel.reserved_thp import ReservedThpPool, read_reserved_thp
 from thpwatch.kernel.text import KeyValues
@@ -45,13 +45,29 @@ class Shared(Generic[T]):
             return self._value[0]
 
 
+class Once(Generic[T]):
+    """A value that cannot change until reboot (hpage_pmd_size): read on first use, then kept.
+    Read errors propagate and are not remembered."""
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._read = read
+        self._lock = threading.Lock()
+        self._value: tuple[T] | None = None
+
+    def get(self, user: str) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = (self._read(),)
+            return self._value[0]
+
+
 class KernelReadings:
     """The kernel files more than one source reads, under one root directory."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.hpage_pmd_size: Shared[int] = Shared(lambda: read_hpage_pmd_size(root))
+        self.hpage_pmd_size: Once[int] = Once(lambda: read_hpage_pmd_size(root))
         self.pool: Shared[ReservedThpPool | None] = Shared(lambda: read_reserved_thp(root))
-        self.mthp: Shared[MthpReading] = Shared(lambda: read_mthp(root))
+        self.mthp: Shared[MthpReading] = Shared(MthpReader(root).read)  # files kept open
         self.vmstat: Shared[KeyValues] = Shared(lambda: read_vmstat(root))
         self.pagetypeinfo: Shared[PageTypeInfo] = Shared(lambda: read_pagetypeinfo(root))
