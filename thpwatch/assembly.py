@@ -8,6 +8,7 @@ from pathlib import Path
 from thpwatch.checks import ChecksSource
 from thpwatch.features import has_lazy_pte
 from thpwatch.kernel.readings import KernelReadings
+from thpwatch.sampler import Periodic
 from thpwatch.sources.base import Emitter, Source, SourceAbsent
 from thpwatch.sources.files import (
     CmdlineSource,
@@ -22,14 +23,22 @@ from thpwatch.sources.host import SourceOptions, host_sources
 
 
 def build_sources(
-    root: Path = Path("/"), *, lazy_pte: Callable[[], bool | None] = lambda: None
+    root: Path = Path("/"),
+    *,
+    lazy_pte: Callable[[], bool | None] = lambda: None,
+    pagetypeinfo_interval: float = 0.0,
 ) -> list[Source]:
     """Sources reading the kernel under `root`.
 
     lazy_pte tells the checks whether the kernel carries the lazy-PTE series (True/False), or
     None when unknown; the PMD page-table deposit estimate is only emitted when it is known.
+    pagetypeinfo_interval > 0: /proc/pagetypeinfo is read every that many seconds (Periodic,
+    its age exported), not per Snapshot; the checks use the last reading.
     """
-    readings = KernelReadings(root)
+    readings = KernelReadings(root, pagetypeinfo_interval)
+    pagetypeinfo: Source = PagetypeinfoSource(readings)
+    if pagetypeinfo_interval > 0:
+        pagetypeinfo = Periodic(pagetypeinfo, pagetypeinfo_interval)
     return [
         ThpSettingsSource(root),
         MthpSource(readings),
@@ -37,7 +46,7 @@ def build_sources(
         CmdlineSource(readings),
         VmstatSource(readings),
         MeminfoSource(root),
-        PagetypeinfoSource(readings),
+        pagetypeinfo,
         ChecksSource(readings, lazy_pte),
     ]
 
@@ -50,7 +59,11 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
     # time, not the checks' that ask whether the kernel has lazy PTE.
     sources = [
         *host_sources(root, options),
-        *build_sources(root, lazy_pte=lambda: has_lazy_pte(root)),
+        *build_sources(
+            root,
+            lazy_pte=lambda: has_lazy_pte(root),
+            pagetypeinfo_interval=options.pagetypeinfo_interval,
+        ),
     ]
     if options.bpf and root == Path("/"):
         sources.append(_bpf_source(options.enable_probes, options.bpf_helper))

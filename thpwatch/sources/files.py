@@ -289,7 +289,7 @@ class PagetypeinfoSource(FromReadings):
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
-            info = self.readings.pagetypeinfo.get(self.name)
+            info = self.readings.pagetypeinfo.fresh(self.name)
             hpage_bytes = self.readings.hpage_pmd_size.get(self.name)
         for b in info.blocks:
             out.add(
