@@ -12,10 +12,10 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import make_wsgi_app
 from prometheus_client.registry import CollectorRegistry
 
 import thpwatch
+from thpwatch.exporter.exposition import wsgi_app
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def make_app(registry: CollectorRegistry) -> WsgiApp:
-    metrics = make_wsgi_app(registry)
+    metrics = wsgi_app(registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
