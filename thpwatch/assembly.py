@@ -27,6 +27,7 @@ def build_sources(
     *,
     lazy_pte: Callable[[], bool | None] = lambda: None,
     pagetypeinfo_interval: float = 0.0,
+    readings: KernelReadings | None = None,
 ) -> list[Source]:
     """Sources reading the kernel under `root`.
 
@@ -35,7 +36,9 @@ def build_sources(
     pagetypeinfo_interval > 0: /proc/pagetypeinfo is read every that many seconds (Periodic,
     its age exported), not per Snapshot; the checks use the last reading.
     """
-    readings = KernelReadings(root, pagetypeinfo_interval)
+    # readings: shared with sources built elsewhere (the BPF cross-check); made with the same
+    # pagetypeinfo_interval
+    readings = readings or KernelReadings(root, pagetypeinfo_interval)
     pagetypeinfo: Source = PagetypeinfoSource(readings)
     if pagetypeinfo_interval > 0:
         pagetypeinfo = Periodic(pagetypeinfo, pagetypeinfo_interval)
@@ -57,26 +60,33 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
     the running system's."""
     # Host sources first: feature detection (BTF, kallsyms) then costs the features source's
     # time, not the checks' that ask whether the kernel has lazy PTE.
+    readings = KernelReadings(root, options.pagetypeinfo_interval)
     sources = [
         *host_sources(root, options),
         *build_sources(
             root,
             lazy_pte=lambda: has_lazy_pte(root),
             pagetypeinfo_interval=options.pagetypeinfo_interval,
+            readings=readings,
         ),
     ]
     if options.bpf and root == Path("/"):
-        sources.append(_bpf_source(options.enable_probes, options.bpf_helper))
+        sources.append(_bpf_source(options.enable_probes, options.bpf_helper, readings))
     return sources
 
 
-def _bpf_source(enable_probes: tuple[str, ...], helper: bool) -> Source:
+def _bpf_source(enable_probes: tuple[str, ...], helper: bool, readings: KernelReadings) -> Source:
     try:
+        from thpwatch.probes.crosscheck import kernel_counts
         from thpwatch.probes.source import BpfSource
         from thpwatch.probes.specs import DEFAULT_GROUPS
     except ImportError as e:
         return _Unavailable("bpf", f"BPF probes are not part of this build: {e}")
-    return BpfSource(groups=(*DEFAULT_GROUPS, *enable_probes), helper=helper)
+
+    def counts() -> dict[str, int]:  # the vmstat and mTHP readings of the same Snapshot
+        return kernel_counts(readings.vmstat.get("bpf"), readings.mthp.get("bpf"))
+
+    return BpfSource(groups=(*DEFAULT_GROUPS, *enable_probes), helper=helper, kernel_counts=counts)
 
 
 class _Unavailable:

@@ -102,14 +102,14 @@ class Exposition:
 
     @staticmethod
     def _modelled(kind: tuple[Any, ...], family: Metric) -> bool:
-        for s in family.samples:
-            if s.timestamp is not None or s.exemplar is not None:
-                return False
-            if getattr(s, "native_histogram", None) is not None:
-                return False
-            if kind[0] == "text" and any(s.name == family.name + x for x in _TEXT_SPECIAL):
-                return False
-        return True
+        special = {family.name + x for x in _TEXT_SPECIAL} if kind[0] == "text" else set()
+        return not any(
+            s.timestamp is not None
+            or s.exemplar is not None
+            or getattr(s, "native_histogram", None) is not None
+            or s.name in special
+            for s in family.samples
+        )
 
     def _header(self, encoder: Encoder, kind: tuple[Any, ...], family: Metric) -> str:
         key = (kind, family.name, family.type, family.documentation, family.unit)
