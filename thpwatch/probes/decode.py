@@ -49,11 +49,17 @@ class LogHist:
 def histogram(h: LogHist, bounds: Sequence[float] = LATENCY_BOUNDS) -> Histogram:
     """Prometheus histogram (seconds) from log2-ns slots. Slot s holds values below 2^(s+1) ns,
     so it falls in every bucket whose bound is >= 2^(s+1) ns; bounds must be such powers of two."""
+    running, below = 0, [0]  # below[k]: observations in slots 0..k-1
+    for c in h.slots:
+        running += c
+        below.append(running)
     cumulative = []
     for bound in bounds:
         limit_ns = round(bound * 1e9)
-        cumulative.append(sum(c for s, c in enumerate(h.slots) if 2 ** (s + 1) <= limit_ns))
-    return Histogram(tuple(bounds), tuple(cumulative), sum(h.slots), h.sum_ns / 1e9)
+        # slots s with 2^(s+1) <= limit_ns: s <= log2(limit_ns) - 1
+        full = min(max(limit_ns.bit_length() - 1, 0), len(h.slots))
+        cumulative.append(below[full])
+    return Histogram(tuple(bounds), tuple(cumulative), running, h.sum_ns / 1e9)
 
 
 def fault_outcome(ret: int) -> str:
