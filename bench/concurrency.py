@@ -6,6 +6,7 @@ rendered for its own request."""
 from __future__ import annotations
 
 import statistics
+import struct
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from bench import daemons, procstat
 from thpwatch.kernel.mthp import MthpReader
+from thpwatch.probes.decode import _percpu_hists
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from e2e.load import run_load  # noqa: E402
@@ -60,5 +62,36 @@ def mthp_sizes(reps: int) -> list[dict[str, Any]]:
     return rows
 
 
+class _PerCpuHistograms:
+    """The byte layout of a per-CPU histogram map (struct thpw_hist per possible CPU) as the
+    bpf() batch lookup returns it, for a host with `cpus` CPUs (this one has few)."""
+
+    def __init__(self, cpus: int, count: int) -> None:
+        self.cpus, self.value_stride = cpus, 512
+        self.values = [(struct.pack("=I", i), bytes(512 * cpus)) for i in range(count)]
+
+    def entries(self) -> list[tuple[bytes, bytes]]:
+        return self.values
+
+
+def percpu_sums(reps: int) -> list[dict[str, Any]]:
+    """CPU to sum the 10 latency histograms of the default function probes (2 stall, 5 fault,
+    3 split) over 2..512 possible CPUs: the part of a map read that grows with the host."""
+    rows = []
+    for cpus in (2, 64, 256, 512):
+        m = _PerCpuHistograms(cpus, 10)
+        cpu = []
+        for _ in range(reps):
+            t0 = time.process_time()
+            _percpu_hists(m)  # type: ignore[arg-type]
+            cpu.append((time.process_time() - t0) * 1e3)
+        rows.append({"cpus": cpus, "cpu_ms": statistics.median(cpu)})
+    return rows
+
+
 def run(total: int = 200, reps: int = 50) -> dict[str, Any]:
-    return {"scrapers": scrapers(total), "mthp_sizes": mthp_sizes(reps)}
+    return {
+        "scrapers": scrapers(total),
+        "mthp_sizes": mthp_sizes(reps),
+        "percpu_histograms": percpu_sums(reps),
+    }

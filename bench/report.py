@@ -531,12 +531,25 @@ def concurrency_section(part: dict[str, Any]) -> str:
                 ["THP sizes", "files", "CPU ms per read"],
                 [[str(r["sizes"]), str(r["files"]), num(r["cpu_ms"], 2)] for r in sizes],
             ),
+            "Per-CPU BPF maps hold one value per possible CPU: summing the 10 latency "
+            "histograms of the full probe set (in-process, map bytes laid out as the kernel "
+            "returns them) against the number of CPUs:"
+            if d.get("percpu_histograms")
+            else "",
+            table(
+                ["possible CPUs", "CPU ms per read"],
+                [[str(r["cpus"]), num(r["cpu_ms"], 2)] for r in d["percpu_histograms"]],
+            )
+            if d.get("percpu_histograms")
+            else "",
         ]
     )
 
 
 def pagetypeinfo_section(part: dict[str, Any]) -> str:
     d = part["data"]
+    chunks = sum(st["free_chunks"] for st in d["states"])
+    per_chunk = sum(st["sys_ms_mean"] for st in d["states"]) * 1e3 / chunks if chunks else None
     rows = []
     for st in d["states"]:
         rows.append(
@@ -560,6 +573,8 @@ def pagetypeinfo_section(part: dict[str, Any]) -> str:
             "so freed pages cannot merge with their buddies). System CPU per read from "
             "getrusage (the kernel walking free lists under each zone's lock); lists the kernel "
             "stops counting at 100,000 are 'capped'.",
+            f"Over these states the kernel spent {num(per_chunk, 2)} µs of system time per free "
+            "chunk in the file (total sys ms / total free chunks).",
             table(
                 [
                     "free memory",

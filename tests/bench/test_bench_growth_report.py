@@ -65,6 +65,7 @@ def test_concurrency_and_pagetypeinfo_sections() -> None:
     assert "grows by about 0.10 ms per THP size" in text
     assert "| 9 | 180 | 0.90 |" in text
     assert "| as found | 4.0 GiB | 10000 | 2000 | 0 | 1.50 | 2.00 / 3.00 |" in text
+    assert "spent 0.15 µs of system time per free chunk" in text
 
 
 def test_daemon_targets_from_scrape_and_steady_results() -> None:

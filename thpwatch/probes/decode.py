@@ -222,8 +222,7 @@ def _emit_reserved(raw: RawMaps, on: set[str], out: Emitter) -> None:
 # -- reading the maps ---------------------------------------------------------------------------
 # Key and value layouts of bpf/*.bpf.c (native byte order, C alignment); per-CPU values are
 # summed over CPUs. tests/bpf/test_map_reading.py checks them against bcc's own view.
-_U64 = struct.Struct("=Q")
-_HIST = struct.Struct(f"={HIST_SLOTS + 1}Q")  # struct thpw_hist: slots[], sum_ns
+_HIST_FIELDS = HIST_SLOTS + 1  # struct thpw_hist: u64 slots[], u64 sum_ns
 _KEYS = {
     "alloc_counts": struct.Struct("=IiI"),  # order, migratetype, reserved_gfp
     "madv_counts": struct.Struct("=IiI"),  # advice, ret, field
@@ -248,8 +247,13 @@ def _find(objects: Sequence[MapSource], name: str) -> BpfMap | None:
     return None
 
 
+def _u64s(value: bytes) -> memoryview:
+    return memoryview(value).cast("Q")  # native order; per-CPU strides are multiples of 8
+
+
 def _sum_u64(m: BpfMap, value: bytes) -> int:
-    return sum(_U64.unpack_from(value, cpu * m.value_stride)[0] for cpu in range(m.cpus))
+    """A per-CPU u64 summed over CPUs (one C-level pass: hosts have hundreds of CPUs)."""
+    return sum(_u64s(value)[:: m.value_stride // 8])
 
 
 def _percpu_counts(m: BpfMap, name: str) -> dict[Any, int]:
@@ -272,11 +276,10 @@ def _percpu_array(m: BpfMap) -> list[int]:
 
 def _percpu_hists(m: BpfMap) -> list[LogHist]:
     hists = []
+    step = m.value_stride // 8
     for v in _array_entries(m):
-        total = [0] * (HIST_SLOTS + 1)
-        for cpu in range(m.cpus):
-            fields = _HIST.unpack_from(v, cpu * m.value_stride)
-            total = [a + b for a, b in zip(total, fields, strict=True)]
+        words = _u64s(v)
+        total = [sum(words[i::step]) for i in range(_HIST_FIELDS)]
         hists.append(LogHist(tuple(total[:HIST_SLOTS]), total[HIST_SLOTS]))
     return hists
 
