@@ -57,6 +57,12 @@ def _concurrency(quick: bool) -> dict[str, Any]:
     return concurrency.run(total=10 if quick else 300, reps=3 if quick else 50)
 
 
+def _stages(quick: bool) -> dict[str, Any]:
+    from bench import stages
+
+    return stages.run(reps=3 if quick else 100)
+
+
 PARTS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "startup": _startup,  # first: bcc's one-off set-up is only cold in a fresh process
     "probes": _probes,
@@ -64,6 +70,7 @@ PARTS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "steady": _steady,
     "pagetypeinfo": _pagetypeinfo,
     "concurrency": _concurrency,
+    "stages": _stages,
 }
 
 

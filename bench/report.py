@@ -491,6 +491,8 @@ def render(results: Results) -> str:
         sections.append(concurrency_section(results["concurrency"]))
     if "pagetypeinfo" in results:
         sections.append(pagetypeinfo_section(results["pagetypeinfo"]))
+    if "stages" in results:
+        sections.append(stages_section(results["stages"]))
     return "\n\n".join(sections)
 
 
@@ -600,3 +602,36 @@ def update_readme(readme: Path, results: Results) -> None:
     if not sep:
         raise ValueError(f"{readme}: no {END!r} marker after the start marker")
     readme.write_text(f"{head}{START}\n{render(results)}\n{END}{tail}")
+
+
+def stages_section(part: dict[str, Any]) -> str:
+    d = part["data"]
+    sources = sorted(d["sources_ms"].items(), key=lambda kv: -kv[1])
+    return paragraphs(
+        [
+            "### 7. Where a default scrape's CPU goes (in-process)",
+            machine_line(part),
+            f"The daemon's default configuration (BPF loaded through the helper, pagetypeinfo on "
+            f"its interval) read and rendered in the bench process, {d['samples']} samples; "
+            "median CPU ms of repeated runs, no HTTP. The same families rendered by "
+            "prometheus_client's encoders for comparison.",
+            table(
+                ["stage", "CPU ms"],
+                [
+                    ["Snapshot (every source)", num(d["snapshot_ms"], 2)],
+                    *[[f"– {name}", num(ms, 2)] for name, ms in sources],
+                    ["metric families from the Snapshot", num(d["families_ms"], 2)],
+                    ["body, cached exposition (text)", num(d["exposition_text_ms"], 2)],
+                    [
+                        "body, cached exposition (OpenMetrics)",
+                        num(d["exposition_openmetrics_ms"], 2),
+                    ],
+                    ["body, prometheus_client (text)", num(d["prometheus_client_text_ms"], 2)],
+                    [
+                        "body, prometheus_client (OpenMetrics)",
+                        num(d["prometheus_client_openmetrics_ms"], 2),
+                    ],
+                ],
+            ),
+        ]
+    )
