@@ -45,11 +45,32 @@ def _probes(quick: bool) -> dict[str, Any]:
     return probe_overhead.run(rounds=2 if quick else 30, stat_runs=1 if quick else 5)
 
 
+def _pagetypeinfo(quick: bool) -> dict[str, Any]:
+    from bench import pagetypeinfo_cost
+
+    return pagetypeinfo_cost.run(reads=5 if quick else 200, fragment_mib=16 if quick else 256)
+
+
+def _concurrency(quick: bool) -> dict[str, Any]:
+    from bench import concurrency
+
+    return concurrency.run(total=10 if quick else 300, reps=3 if quick else 50)
+
+
+def _stages(quick: bool) -> dict[str, Any]:
+    from bench import stages
+
+    return stages.run(reps=3 if quick else 100)
+
+
 PARTS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "startup": _startup,  # first: bcc's one-off set-up is only cold in a fresh process
     "probes": _probes,
     "scrape": _scrape,
     "steady": _steady,
+    "pagetypeinfo": _pagetypeinfo,
+    "concurrency": _concurrency,
+    "stages": _stages,
 }
 
 

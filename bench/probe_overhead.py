@@ -82,7 +82,7 @@ class Switchboard:
             if st.state is not State.OK or st.spec.kind != "tracepoint":
                 continue
             for tp in st.spec.targets:
-                bpf = next(o for o in probes.objects if tp.encode() in o.tracepoint_fds)
+                bpf = next(o for o in probes.bcc_objects if tp.encode() in o.tracepoint_fds)
                 system, _, event = tp.partition(":")
                 self.attachments.append(
                     Attachment(st.spec.group, tp, f"tracepoint__{system}__{event}", bpf)

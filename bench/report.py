@@ -14,13 +14,15 @@ END = "<!-- results:end -->"
 Results = dict[str, dict[str, Any]]
 Formatter = Callable[[float | None], str]
 
-# Targets from issue 7: (what, limit, unit).
+# Targets: probes from issue 7, the daemon's from issue 13 (a lean daemon).
 PROBE_TARGETS = {"a": 1.0, "b": 2.0, "c": 2.0}  # % added by the default probe set
-SCRAPE_DEFAULT_MS = 10.0
-SCRAPE_1000_PROCESSES_MS = 50.0
+SCRAPE_DEFAULT_MS = 5.0  # /metrics median, default config
+SCRAPE_CPU_MS = 5.0  # daemon CPU per scrape, default config
+SCAN_SCENARIOS = ("--per-process, +1000 idle processes", "--per-cgroup, +1000 cgroups")
 STEADY_CPU_PERCENT = 0.5
-RSS_MB = 150.0
-READY_SECONDS = 3.0
+STEADY_RSS_MIB = 60.0
+PEAK_RSS_MIB = 150.0
+READY_SECONDS = 1.5
 
 
 def load_results(directory: Path) -> Results:
@@ -328,6 +330,30 @@ def steady_section(part: dict[str, Any], startup: dict[str, Any] | None) -> str:
                 ],
             )
         )
+        loads = s.get("helper_loads") or []
+        if loads:
+            out.append(
+                "The daemon loads through the BPF load helper (docs/bpf-loading.md): a fresh "
+                "process opening the default probes with `ProbeSet(helper=True)`, as `thpwatch "
+                "run` does, "
+                f"{len(loads)} times: time to attached, that process's own peak RSS (bcc is "
+                "never imported in it) and the helper's peak RSS (getrusage of children)."
+            )
+            out.append(
+                table(
+                    ["run", "load s", "probes attached", "daemon peak RSS", "helper peak RSS"],
+                    [
+                        [
+                            str(i + 1),
+                            num(x["seconds"], 2),
+                            str(x["attached"]),
+                            mb(x["parent_peak_rss_bytes"]),
+                            mb(x["helper_peak_rss_bytes"]),
+                        ]
+                        for i, x in enumerate(loads)
+                    ],
+                )
+            )
     return "\n\n".join(out)
 
 
@@ -356,17 +382,38 @@ def targets_section(results: Results) -> str:
             )
     if "scrape" in results:
         sc = {s["scenario"]: s for s in results["scrape"]["data"]["scenarios"]}
-        for what, scenario, bound in (
-            ("/metrics median, default config", "default", SCRAPE_DEFAULT_MS),
-            (
-                "/metrics median, 1,000 processes scanned",
-                "--per-process, +1000 idle processes",
-                SCRAPE_1000_PROCESSES_MS,
-            ),
-        ):
+        default = sc.get("default")
+        median = default["thpwatch"]["latency_ms"]["median"] if default else None
+        cpu = default["thpwatch"]["cpu_ms_per_scrape"] if default else None
+        add(
+            "/metrics median, default config",
+            f"≤ {SCRAPE_DEFAULT_MS:g} ms",
+            median,
+            SCRAPE_DEFAULT_MS,
+            lambda v: num(v) + " ms",
+        )
+        add(
+            "CPU per scrape, default config",
+            f"≤ {SCRAPE_CPU_MS:g} ms",
+            cpu,
+            SCRAPE_CPU_MS,
+            lambda v: num(v) + " ms",
+        )
+        for scenario in SCAN_SCENARIOS:
             found = sc.get(scenario)
-            median = found["thpwatch"]["latency_ms"]["median"] if found else None
-            add(what, f"≤ {bound:g} ms", median, bound, lambda v: num(v) + " ms")
+            if found is None or default is None:
+                continue
+            # "unchanged": within the noise of the default scrape's own spread (its p99)
+            mine = found["thpwatch"]["latency_ms"]["median"]
+            bound = default["thpwatch"]["latency_ms"]["p99"]
+            rows.append(
+                [
+                    f"/metrics median, {scenario.split(',')[0]} (1,000)",
+                    f"unchanged (≤ default p99, {num(bound)} ms)",
+                    f"{num(mine)} ms (CPU {num(found['thpwatch']['cpu_ms_per_scrape'])} ms)",
+                    verdict(mine, bound),
+                ]
+            )
     if "steady" in results:
         d = results["steady"]["data"]
         add(
@@ -377,12 +424,31 @@ def targets_section(results: Results) -> str:
             lambda v: num(v, 3) + " %",
         )
         add(
-            "RSS",
-            f"≤ {RSS_MB:g} MB",
-            d["thpwatch"]["peak_rss_bytes"] / 1e6,
-            RSS_MB,
-            lambda v: num(v, 0) + " MB (peak)",
+            "steady RSS",
+            f"≤ {STEADY_RSS_MIB:g} MiB",
+            d["thpwatch"]["rss_bytes"] / 2**20,
+            STEADY_RSS_MIB,
+            lambda v: num(v, 0) + " MiB",
         )
+        add(
+            "peak RSS of the daemon, start-up included",
+            f"≤ {PEAK_RSS_MIB:g} MiB",
+            d["thpwatch"]["peak_rss_bytes"] / 2**20,
+            PEAK_RSS_MIB,
+            lambda v: num(v, 0) + " MiB",
+        )
+        loads = (results.get("startup") or {}).get("data", {}).get("helper_loads") or []
+        if loads:
+            helper = max(x["helper_peak_rss_bytes"] for x in loads) / 2**20
+            both = max(x["helper_peak_rss_bytes"] + x["parent_rss_bytes"] for x in loads) / 2**20
+            rows.append(
+                [
+                    "peak RSS of the BPF load helper (while it lives, beside the daemon)",
+                    f"≤ {PEAK_RSS_MIB:g} MiB",
+                    f"{helper:.0f} MiB (with the daemon's RSS then: {both:.0f} MiB)",
+                    verdict(helper, PEAK_RSS_MIB),
+                ]
+            )
         add(
             "ready",
             f"≤ {READY_SECONDS:g} s",
@@ -421,7 +487,110 @@ def render(results: Results) -> str:
         sections.append(steady_section(results["steady"], results.get("startup")))
     if "scrape" in results:
         sections.append(growth_section(results["scrape"]))
+    if "concurrency" in results:
+        sections.append(concurrency_section(results["concurrency"]))
+    if "pagetypeinfo" in results:
+        sections.append(pagetypeinfo_section(results["pagetypeinfo"]))
+    if "stages" in results:
+        sections.append(stages_section(results["stages"]))
     return "\n\n".join(sections)
+
+
+def concurrency_section(part: dict[str, Any]) -> str:
+    d = part["data"]
+    sizes = d["mthp_sizes"]
+    per_size = None
+    if len(sizes) > 1:
+        per_size = (sizes[-1]["cpu_ms"] - sizes[0]["cpu_ms"]) / (sizes[-1]["sizes"] - 1)
+    return paragraphs(
+        [
+            "### 5. Growth with scrapers and THP sizes",
+            machine_line(part),
+            "One default `thpwatch run`; 1, 2 and 10 scrapers scraping in a loop at the same "
+            "time (tests/e2e/load.py), the requests split between them; CPU / request = the "
+            "daemon's utime+stime over the run / requests. Scrapes that arrive together share "
+            "one reading of the kernel (exporter/fresh.py); each response is rendered for its "
+            "own request.",
+            table(
+                ["scrapers", "requests", "errors", "p50 ms", "p99 ms", "CPU ms / request", "req/s"],
+                [
+                    [
+                        str(r["scrapers"]),
+                        str(r["requests"]),
+                        str(r["errors"]),
+                        num(r["p50_ms"]),
+                        num(r["p99_ms"]),
+                        num(r["cpu_ms_per_request"]),
+                        num(r["requests_per_second"], 0),
+                    ]
+                    for r in d["scrapers"]
+                ],
+            ),
+            "The per-size mTHP files (held open, re-read from offset 0), read in-process for the "
+            "first k sizes of this kernel (median CPU of repeated reads): the cost grows by "
+            f"about {num(per_size, 2)} ms per THP size.",
+            table(
+                ["THP sizes", "files", "CPU ms per read"],
+                [[str(r["sizes"]), str(r["files"]), num(r["cpu_ms"], 2)] for r in sizes],
+            ),
+            "Per-CPU BPF maps hold one value per possible CPU: summing the 10 latency "
+            "histograms of the full probe set (in-process, map bytes laid out as the kernel "
+            "returns them) against the number of CPUs:"
+            if d.get("percpu_histograms")
+            else "",
+            table(
+                ["possible CPUs", "CPU ms per read"],
+                [[str(r["cpus"]), num(r["cpu_ms"], 2)] for r in d["percpu_histograms"]],
+            )
+            if d.get("percpu_histograms")
+            else "",
+        ]
+    )
+
+
+def pagetypeinfo_section(part: dict[str, Any]) -> str:
+    d = part["data"]
+    chunks = sum(st["free_chunks"] for st in d["states"])
+    per_chunk = sum(st["sys_ms_mean"] for st in d["states"]) * 1e3 / chunks if chunks else None
+    rows = []
+    for st in d["states"]:
+        rows.append(
+            [
+                f"+{st['fragmented_mib']} MiB" if st["fragmented_mib"] else "as found",
+                f"{st['free_pages'] * 4096 / 2**30:.1f} GiB",
+                str(st["free_chunks"]),
+                str(st["order0_chunks"]),
+                str(st["capped_lists"]),
+                num(st["sys_ms_mean"], 2),
+                f"{num(st['wall_ms_median'], 2)} / {num(st['wall_ms_p90'], 2)}",
+            ]
+        )
+    return paragraphs(
+        [
+            "### 6. /proc/pagetypeinfo: kernel cost of one read",
+            machine_line(part),
+            f"On this host ({d['mem_total_bytes'] / 2**30:.0f} GiB RAM; not a VM), "
+            f"{d['states'][0]['reads']} reads per state: as found, then with scattered free "
+            "4 KiB pages added (a written anonymous mapping with every other page given back, "
+            "so freed pages cannot merge with their buddies). System CPU per read from "
+            "getrusage (the kernel walking free lists under each zone's lock); lists the kernel "
+            "stops counting at 100,000 are 'capped'.",
+            f"Over these states the kernel spent {num(per_chunk, 2)} µs of system time per free "
+            "chunk in the file (total sys ms / total free chunks).",
+            table(
+                [
+                    "free memory",
+                    "free",
+                    "free chunks",
+                    "order-0 chunks",
+                    "capped lists",
+                    "sys ms / read",
+                    "wall ms median / p90",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def update_readme(readme: Path, results: Results) -> None:
@@ -433,3 +602,36 @@ def update_readme(readme: Path, results: Results) -> None:
     if not sep:
         raise ValueError(f"{readme}: no {END!r} marker after the start marker")
     readme.write_text(f"{head}{START}\n{render(results)}\n{END}{tail}")
+
+
+def stages_section(part: dict[str, Any]) -> str:
+    d = part["data"]
+    sources = sorted(d["sources_ms"].items(), key=lambda kv: -kv[1])
+    return paragraphs(
+        [
+            "### 7. Where a default scrape's CPU goes (in-process)",
+            machine_line(part),
+            f"The daemon's default configuration (BPF loaded through the helper, pagetypeinfo on "
+            f"its interval) read and rendered in the bench process, {d['samples']} samples; "
+            "median CPU ms of repeated runs, no HTTP. The same families rendered by "
+            "prometheus_client's encoders for comparison.",
+            table(
+                ["stage", "CPU ms"],
+                [
+                    ["Snapshot (every source)", num(d["snapshot_ms"], 2)],
+                    *[[f"– {name}", num(ms, 2)] for name, ms in sources],
+                    ["metric families from the Snapshot", num(d["families_ms"], 2)],
+                    ["body, cached exposition (text)", num(d["exposition_text_ms"], 2)],
+                    [
+                        "body, cached exposition (OpenMetrics)",
+                        num(d["exposition_openmetrics_ms"], 2),
+                    ],
+                    ["body, prometheus_client (text)", num(d["prometheus_client_text_ms"], 2)],
+                    [
+                        "body, prometheus_client (OpenMetrics)",
+                        num(d["prometheus_client_openmetrics_ms"], 2),
+                    ],
+                ],
+            ),
+        ]
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 from thpwatch.checks import ChecksSource
 from thpwatch.features import has_lazy_pte
 from thpwatch.kernel.readings import KernelReadings
+from thpwatch.sampler import Periodic
 from thpwatch.sources.base import Emitter, Source, SourceAbsent
 from thpwatch.sources.files import (
     CmdlineSource,
@@ -22,14 +23,25 @@ from thpwatch.sources.host import SourceOptions, host_sources
 
 
 def build_sources(
-    root: Path = Path("/"), *, lazy_pte: Callable[[], bool | None] = lambda: None
+    root: Path = Path("/"),
+    *,
+    lazy_pte: Callable[[], bool | None] = lambda: None,
+    pagetypeinfo_interval: float = 0.0,
+    readings: KernelReadings | None = None,
 ) -> list[Source]:
     """Sources reading the kernel under `root`.
 
     lazy_pte tells the checks whether the kernel carries the lazy-PTE series (True/False), or
     None when unknown; the PMD page-table deposit estimate is only emitted when it is known.
+    pagetypeinfo_interval > 0: /proc/pagetypeinfo is read every that many seconds (Periodic,
+    its age exported), not per Snapshot; the checks use the last reading.
     """
-    readings = KernelReadings(root)
+    # readings: shared with sources built elsewhere (the BPF cross-check); made with the same
+    # pagetypeinfo_interval
+    readings = readings or KernelReadings(root, pagetypeinfo_interval)
+    pagetypeinfo: Source = PagetypeinfoSource(readings)
+    if pagetypeinfo_interval > 0:
+        pagetypeinfo = Periodic(pagetypeinfo, pagetypeinfo_interval)
     return [
         ThpSettingsSource(root),
         MthpSource(readings),
@@ -37,7 +49,7 @@ def build_sources(
         CmdlineSource(readings),
         VmstatSource(readings),
         MeminfoSource(root),
-        PagetypeinfoSource(readings),
+        pagetypeinfo,
         ChecksSource(readings, lazy_pte),
     ]
 
@@ -48,24 +60,39 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
     the running system's."""
     # Host sources first: feature detection (BTF, kallsyms) then costs the features source's
     # time, not the checks' that ask whether the kernel has lazy PTE.
+    readings = KernelReadings(root, options.pagetypeinfo_interval)
     sources = [
         *host_sources(root, options),
-        *build_sources(root, lazy_pte=lambda: has_lazy_pte(root)),
+        *build_sources(
+            root,
+            lazy_pte=lambda: has_lazy_pte(root),
+            pagetypeinfo_interval=options.pagetypeinfo_interval,
+            readings=readings,
+        ),
     ]
     if options.bpf and root == Path("/"):
-        sources.append(_bpf_source(options.enable_probes, options.pid, options.process_pids))
+        sources.append(_bpf_source(options, readings))
     return sources
 
 
-def _bpf_source(
-    enable_probes: tuple[str, ...], pid: int | None = None, pid_labels: bool = False
-) -> Source:
+def _bpf_source(options: SourceOptions, readings: KernelReadings) -> Source:
     try:
+        from thpwatch.probes.crosscheck import kernel_counts
         from thpwatch.probes.source import BpfSource
         from thpwatch.probes.specs import DEFAULT_GROUPS
     except ImportError as e:
         return _Unavailable("bpf", f"BPF probes are not part of this build: {e}")
-    return BpfSource(groups=(*DEFAULT_GROUPS, *enable_probes), pid=pid, pid_labels=pid_labels)
+
+    def counts() -> dict[str, int]:  # the vmstat and mTHP readings of the same Snapshot
+        return kernel_counts(readings.vmstat.get("bpf"), readings.mthp.get("bpf"))
+
+    return BpfSource(
+        groups=(*DEFAULT_GROUPS, *options.enable_probes),
+        pid=options.pid,
+        pid_labels=options.process_pids,
+        helper=options.bpf_helper,
+        kernel_counts=counts,
+    )
 
 
 class _Unavailable:

@@ -130,7 +130,7 @@ def test_scraped_targets_absent_is_no_series_and_periodic_sources_age(scraped_ta
     for job in scraped_targets.jobs():
         assert prom.value(f'up{{job="{job}"}}') == 1
         ages = prom.query(f'thpwatch_source_age_seconds{{job="{job}"}}')
-        assert {r["metric"]["source"] for r in ages} == {"procscan", "cgroups"}
+        assert {r["metric"]["source"] for r in ages} == {"procscan", "cgroups", "pagetypeinfo"}
     patched = kernelfiles.reserved_pool(PATCHED)["total"]
     assert prom.value('thpwatch_reserved_thp_pool_hpages{job="thpwatch-patched"}') == patched
     if not (Path("/") / kernelfiles.RESERVED).is_dir():  # a stock kernel: absent, not zero

@@ -19,6 +19,7 @@ from thpwatch.sources.host import SourceOptions
 log = logging.getLogger("thpwatch")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+PAGETYPEINFO_INTERVAL = 60.0  # seconds; why: docs/exporter.md "pagetypeinfo"
 
 
 def _env(name: str) -> str:
@@ -115,6 +116,14 @@ def _env(name: str) -> str:
     help="Seconds between process / cgroup scans (they are not read per scrape).",
 )
 @click.option(
+    "--pagetypeinfo-interval",
+    type=click.FloatRange(min=0),
+    default=PAGETYPEINFO_INTERVAL,
+    envvar=_env("PAGETYPEINFO_INTERVAL"),
+    help="Seconds between /proc/pagetypeinfo reads (free chunks, pageblocks, reserved-pool "
+    "residency; reading it locks each zone while its free lists are walked); 0 = every scrape.",
+)
+@click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=Path("/"),
@@ -139,6 +148,7 @@ def run(
     pid_labels: bool,
     process_smaps: str,
     scan_interval: float,
+    pagetypeinfo_interval: float,
     root: Path,
     log_level: str,
 ) -> None:
@@ -172,8 +182,10 @@ def run(
         cgroups=per_cgroup,
         top=top,
         scan_interval=scan_interval,
+        pagetypeinfo_interval=pagetypeinfo_interval,
         bpf=not no_bpf,
         enable_probes=enable_probes,
+        bpf_helper=True,
     )
     settings = Settings(
         host, port, tls_cert, tls_key, textfile_dir, textfile_interval, web_config_file

@@ -16,6 +16,7 @@ from prometheus_client.registry import CollectorRegistry
 
 import thpwatch
 from thpwatch.exporter import httpmsg, webconfig
+from thpwatch.exporter.exposition import Exposition
 from thpwatch.exporter.httpserver import HttpServer, Limits
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class ServeError(Exception):
 
 
 def make_handler(registry: CollectorRegistry, access: webconfig.Live | None = None):
+    exposition = Exposition()  # this registry's lines, kept between scrapes
+
     def handle(request: httpmsg.Request) -> httpmsg.Response:
         if access is not None:
             try:
@@ -51,7 +54,7 @@ def make_handler(registry: CollectorRegistry, access: webconfig.Live | None = No
                 response.headers.append(("WWW-Authenticate", 'Basic realm="thpwatch"'))
                 return response
         if request.path == "/metrics":
-            return metrics(registry, request)
+            return metrics(registry, request, exposition)
         if request.path == "/":
             return httpmsg.Response(
                 200, LANDING_PAGE, [("Content-Type", "text/html; charset=utf-8")]
@@ -61,13 +64,15 @@ def make_handler(registry: CollectorRegistry, access: webconfig.Live | None = No
     return handle
 
 
-def metrics(registry: CollectorRegistry, request: httpmsg.Request) -> httpmsg.Response:
+def metrics(
+    registry: CollectorRegistry, request: httpmsg.Request, exposition: Exposition
+) -> httpmsg.Response:
     try:
         encoder, content_type = choose_encoder(request.header("accept"))
     except Exception:  # prometheus_client fails on e.g. "version=abc": serve the default
         encoder, content_type = generate_latest, "text/plain; version=0.0.4; charset=utf-8"
     names = parse_qs(request.query).get("name[]")
-    body = encoder(registry.restricted_registry(names) if names else registry)
+    body = exposition.encode(encoder, registry.restricted_registry(names) if names else registry)
     headers = [("Content-Type", content_type)]
     if "gzip" in request.header("accept-encoding").lower():
         body = gzip.compress(body, compresslevel=6)

@@ -7,11 +7,13 @@ not a reason to drop the other sizes and stats.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from thpwatch.kernel import facts
-from thpwatch.kernel.text import Mode, is_metric_word, read_decimal, read_mode
+from thpwatch.kernel.heldfiles import HeldFiles, signature
+from thpwatch.kernel.text import Mode, is_metric_word, parse_decimal, parse_mode, read_required
 from thpwatch.sources.base import KernelFileError
 
 
@@ -41,25 +43,82 @@ class MthpReading:
         return next((s for s in self.sizes if s.size == size), None)
 
 
+@dataclass(frozen=True)
+class _SizeLayout:
+    """What exists of one size directory (discovered, not read)."""
+
+    dir: Path
+    size: str
+    size_bytes: int
+    modes: tuple[str, ...]  # which of enabled / shmem_enabled exist
+    stat_files: tuple[tuple[str, Path], ...]  # (name, path), sorted by name
+    bad_names: tuple[Path, ...]  # stat files whose names cannot be metric names
+
+
 def read_mthp(root: Path) -> MthpReading:
-    thp = root / facts.THP_DIR
-    problems: list[str] = []
+    return _read(_discover(root / facts.THP_DIR), read_required)
+
+
+class MthpReader:
+    """read_mthp() for a process that reads it again and again: the sizes and their stat files
+    are discovered again only when the THP directory changes (a size directory added or
+    removed), and the files stay open (HeldFiles)."""
+
+    def __init__(self, root: Path) -> None:
+        self.thp = root / facts.THP_DIR
+        self.files = HeldFiles()
+        self._signature: tuple[int, int, int] | None = None
+        self._layout: tuple[_SizeLayout, ...] = ()
+
+    def read(self) -> MthpReading:
+        sig = signature(self.thp)  # FileNotFoundError: no THP directory, as read_mthp says
+        if sig != self._signature:
+            self._layout, self._signature = _discover(self.thp), sig
+            self.files.close()
+        return _read(self._layout, self.files.text)
+
+    def close(self) -> None:
+        self.files.close()
+
+
+def _discover(thp: Path) -> tuple[_SizeLayout, ...]:
     sizes = []
     for d in thp.iterdir():
         m = facts.MTHP_SIZE_DIR.fullmatch(d.name)
         if m and d.is_dir():
-            sizes.append(_read_size(d, f"{m['kb']}kB", int(m["kb"]) * 1024, problems))
+            stats_dir = d / facts.MTHP_STATS_DIR
+            files = sorted(stats_dir.iterdir() if stats_dir.is_dir() else ())
+            sizes.append(
+                _SizeLayout(
+                    d,
+                    f"{m['kb']}kB",
+                    int(m["kb"]) * 1024,
+                    tuple(
+                        n
+                        for n in (facts.MTHP_ENABLED, facts.MTHP_SHMEM_ENABLED)
+                        if (d / n).exists() or (d / n).is_symlink()  # dangling: broken
+                    ),
+                    tuple((f.name, f) for f in files if is_metric_word(f.name)),
+                    tuple(f for f in files if not is_metric_word(f.name)),
+                )
+            )
     sizes.sort(key=lambda s: s.size_bytes)
-    return MthpReading(tuple(sizes), tuple(problems))
+    return tuple(sizes)
 
 
-def _read_size(d: Path, size: str, size_bytes: int, problems: list[str]) -> MthpSize:
+def _read(layout: tuple[_SizeLayout, ...], read: Callable[[Path], str]) -> MthpReading:
+    problems: list[str] = []
+    sizes = tuple(_read_size(size, read, problems) for size in layout)
+    return MthpReading(sizes, tuple(problems))
+
+
+def _read_size(size: _SizeLayout, read: Callable[[Path], str], problems: list[str]) -> MthpSize:
     def mode(name: str) -> Mode | None:
-        path = d / name
-        if not path.exists() and not path.is_symlink():  # a dangling link is broken, not absent
+        if name not in size.modes:
             return None
+        path = size.dir / name
         try:
-            return read_mode(path)
+            return parse_mode(path, read(path))
         except PermissionError:
             raise  # the source is blocked, not in error
         except (KernelFileError, OSError) as e:
@@ -67,19 +126,20 @@ def _read_size(d: Path, size: str, size_bytes: int, problems: list[str]) -> Mthp
             return None
 
     stats = []
-    stats_dir = d / facts.MTHP_STATS_DIR
-    for f in sorted(stats_dir.iterdir() if stats_dir.is_dir() else ()):
-        if not is_metric_word(f.name):
-            problems.append(f"{f}: stat file name is not a metric name; skipped")
-            continue
+    problems += [f"{f}: stat file name is not a metric name; skipped" for f in size.bad_names]
+    for name, f in size.stat_files:
         try:
-            stats.append((f.name, read_decimal(f)))
+            stats.append((name, parse_decimal(f, read(f))))
         except PermissionError:
             raise
         except (KernelFileError, OSError) as e:
             problems.append(_message(f, e))
     return MthpSize(
-        size, size_bytes, mode(facts.MTHP_ENABLED), mode(facts.MTHP_SHMEM_ENABLED), tuple(stats)
+        size.size,
+        size.size_bytes,
+        mode(facts.MTHP_ENABLED),
+        mode(facts.MTHP_SHMEM_ENABLED),
+        tuple(stats),
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from thpwatch.kernel.mthp import MthpReading, read_mthp
+from thpwatch.kernel.mthp import MthpReader, MthpReading
 from thpwatch.kernel.pagetypeinfo import PageTypeInfo, read_pagetypeinfo
 from thpwatch.kernel.reserved_thp import ReservedThpPool, read_reserved_thp
 from thpwatch.kernel.text import KeyValues
@@ -44,14 +44,60 @@ class Shared(Generic[T]):
             self._users.add(user)
             return self._value[0]
 
+    def fresh(self, user: str) -> T:
+        """What the file's own source asks for: with Shared, the same as get()."""
+        return self.get(user)
+
+
+class Kept(Generic[T]):
+    """A reading too costly to take per Snapshot (/proc/pagetypeinfo): fresh() reads it (its
+    source does, on its own interval, wrapped in sampler.Periodic); get() hands the last one to
+    the other sources (the checks), reading only when there is none yet."""
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._read = read
+        self._lock = threading.Lock()
+        self._value: tuple[T] | None = None
+
+    def fresh(self, user: str) -> T:
+        with self._lock:
+            self._value = (self._read(),)
+            return self._value[0]
+
+    def get(self, user: str) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = (self._read(),)
+            return self._value[0]
+
+
+class Once(Generic[T]):
+    """A value that cannot change until reboot (hpage_pmd_size): read on first use, then kept.
+    Read errors propagate and are not remembered."""
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._read = read
+        self._lock = threading.Lock()
+        self._value: tuple[T] | None = None
+
+    def get(self, user: str) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = (self._read(),)
+            return self._value[0]
+
 
 class KernelReadings:
     """The kernel files more than one source reads, under one root directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, pagetypeinfo_interval: float = 0.0) -> None:
+        """pagetypeinfo_interval > 0: /proc/pagetypeinfo is Kept (read by its Periodic source)."""
         self.root = root
-        self.hpage_pmd_size: Shared[int] = Shared(lambda: read_hpage_pmd_size(root))
+        self.hpage_pmd_size: Once[int] = Once(lambda: read_hpage_pmd_size(root))
         self.pool: Shared[ReservedThpPool | None] = Shared(lambda: read_reserved_thp(root))
-        self.mthp: Shared[MthpReading] = Shared(lambda: read_mthp(root))
+        self.mthp: Shared[MthpReading] = Shared(MthpReader(root).read)  # files kept open
         self.vmstat: Shared[KeyValues] = Shared(lambda: read_vmstat(root))
-        self.pagetypeinfo: Shared[PageTypeInfo] = Shared(lambda: read_pagetypeinfo(root))
+        read = lambda: read_pagetypeinfo(root)  # noqa: E731
+        self.pagetypeinfo: Shared[PageTypeInfo] | Kept[PageTypeInfo] = (
+            Kept(read) if pagetypeinfo_interval > 0 else Shared(read)
+        )

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thpwatch.kernel import facts
-from thpwatch.kernel.mthp import read_mthp
+from thpwatch.kernel.mthp import MthpReading, read_mthp
+from thpwatch.kernel.text import KeyValues
 from thpwatch.kernel.vmstat import read_vmstat
 from thpwatch.probes.decode import FAULTS, SPLITS, RawMaps
 
@@ -34,10 +35,14 @@ PMD_THP_ALLOCS = (
 
 
 def read_kernel_counts(root: Path = Path("/")) -> KernelCounts:
+    return kernel_counts(read_vmstat(root), read_mthp(root))
+
+
+def kernel_counts(vmstat: KeyValues, mthp: MthpReading) -> KernelCounts:
     counts: KernelCounts = {}
-    for name, value in read_vmstat(root).values:
+    for name, value in vmstat.values:
         counts[f"vmstat:{name}"] = value
-    for size in read_mthp(root).sizes:
+    for size in mthp.sizes:
         for stat, value in size.stats:
             counts[f"mthp:{size.size}:{stat}"] = value
     return counts

@@ -1,17 +1,20 @@
 """BPF map contents -> Samples. Pure functions on plain Python data (RawMaps), so every
-conversion is unit-tested without BPF; reading the maps out of bcc is the only bcc-specific part.
+conversion is unit-tested without BPF; read_maps() fills RawMaps from map file descriptors with
+the bpf() system call (probes/bpfsys.py), without bcc.
 
 Map names, key layouts and index constants mirror bpf/*.bpf.c.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from thpwatch.kernel import facts
 from thpwatch.kernel.text import label_text
+from thpwatch.probes.bpfsys import BpfMap
 from thpwatch.probes.errors import result_name
 from thpwatch.probes.metrics import (
     FAULT_PROBES,
@@ -44,11 +47,17 @@ class LogHist:
 def histogram(h: LogHist, bounds: Sequence[float] = LATENCY_BOUNDS) -> Histogram:
     """Prometheus histogram (seconds) from log2-ns slots. Slot s holds values below 2^(s+1) ns,
     so it falls in every bucket whose bound is >= 2^(s+1) ns; bounds must be such powers of two."""
+    running, below = 0, [0]  # below[k]: observations in slots 0..k-1
+    for c in h.slots:
+        running += c
+        below.append(running)
     cumulative = []
     for bound in bounds:
         limit_ns = round(bound * 1e9)
-        cumulative.append(sum(c for s, c in enumerate(h.slots) if 2 ** (s + 1) <= limit_ns))
-    return Histogram(tuple(bounds), tuple(cumulative), sum(h.slots), h.sum_ns / 1e9)
+        # slots s with 2^(s+1) <= limit_ns: s <= log2(limit_ns) - 1
+        full = min(max(limit_ns.bit_length() - 1, 0), len(h.slots))
+        cumulative.append(below[full])
+    return Histogram(tuple(bounds), tuple(cumulative), running, h.sum_ns / 1e9)
 
 
 def fault_outcome(ret: int) -> str:
@@ -235,62 +244,105 @@ def _emit_reserved(raw: RawMaps, on: set[str], out: Emitter) -> None:
         out.add("thpwatch_reserved_thp_uncharge_hpages_total", raw.uncharge[1])
 
 
-# -- reading bcc tables -------------------------------------------------------------------------
+# -- reading the maps ---------------------------------------------------------------------------
+# Key and value layouts of bpf/*.bpf.c (native byte order, C alignment); per-CPU values are
+# summed over CPUs. tests/bpf/test_map_reading.py checks them against bcc's own view.
+_HIST_FIELDS = HIST_SLOTS + 1  # struct thpw_hist: u64 slots[], u64 sum_ns
+_KEYS = {
+    "alloc_counts": struct.Struct("=IiI"),  # order, migratetype, reserved_gfp
+    "madv_counts": struct.Struct("=IiI"),  # advice, ret, field
+    "collapse_counts": struct.Struct("=i"),
+    "fault_counts": struct.Struct("=III"),  # fault, ret (vm_fault_t bits), split_fallback
+    "split_counts": struct.Struct("=Ii"),  # level, ret
+    "charge_counts": struct.Struct("=iI"),  # ret, field
+}
+_MADV_PROC = struct.Struct("=QQ16s")  # calls, bytes, comm
+_TGID = struct.Struct("=I")
 
 
-def _table(objects: Sequence[Any], name: str) -> Any | None:
+class MapSource(Protocol):
+    def map(self, name: str) -> BpfMap | None: ...
+
+
+def _find(objects: Sequence[MapSource], name: str) -> BpfMap | None:
     for obj in objects:
-        try:
-            return obj[name.encode()]
-        except KeyError:
-            continue
+        m = obj.map(name)
+        if m is not None:
+            return m
     return None
 
 
-def _percpu_counts(table: Any, key: Any) -> dict[Any, int]:
-    return {key(k): int(sum(v)) for k, v in table.items()}
+def _u64s(value: bytes) -> memoryview:
+    return memoryview(value).cast("Q")  # native order; per-CPU strides are multiples of 8
 
 
-def _percpu_array(table: Any) -> list[int]:
-    return [int(sum(table[i])) for i in range(len(table))]
+def _sum_u64(m: BpfMap, value: bytes) -> int:
+    """A per-CPU u64 summed over CPUs (one C-level pass: hosts have hundreds of CPUs)."""
+    return sum(_u64s(value)[:: m.value_stride // 8])
 
 
-def _percpu_hists(table: Any) -> list[LogHist]:
+def _percpu_counts(m: BpfMap, name: str) -> dict[Any, int]:
+    key = _KEYS[name]
+    out = {}
+    for k, v in m.entries():
+        fields = key.unpack(k)
+        out[fields if len(fields) > 1 else fields[0]] = _sum_u64(m, v)
+    return out
+
+
+def _array_entries(m: BpfMap) -> list[bytes]:
+    """An array's values in index order (every index exists in an array map)."""
+    return [v for _, v in sorted(m.entries(), key=lambda e: _TGID.unpack(e[0])[0])]
+
+
+def _percpu_array(m: BpfMap) -> list[int]:
+    return [_sum_u64(m, v) for v in _array_entries(m)]
+
+
+def _percpu_hists(m: BpfMap) -> list[LogHist]:
     hists = []
-    for i in range(len(table)):
-        per_cpu = table[i]
-        slots = tuple(sum(int(h.slots[s]) for h in per_cpu) for s in range(HIST_SLOTS))
-        hists.append(LogHist(slots, sum(int(h.sum_ns) for h in per_cpu)))
+    step = m.value_stride // 8
+    for v in _array_entries(m):
+        words = _u64s(v)
+        total = [sum(words[i::step]) for i in range(_HIST_FIELDS)]
+        hists.append(LogHist(tuple(total[:HIST_SLOTS]), total[HIST_SLOTS]))
     return hists
 
 
-def read_maps(objects: Sequence[Any]) -> RawMaps:
-    """Sum every thpwatch map found in the loaded bcc objects over CPUs."""
+def _madvise_procs(m: BpfMap) -> list[tuple[int, str, int, int]]:
+    procs = []
+    for k, v in m.entries():
+        calls, nbytes, comm = _MADV_PROC.unpack(v)
+        name = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
+        procs.append((_TGID.unpack(k)[0], name, calls, nbytes))
+    return procs
+
+
+def read_maps(objects: Sequence[MapSource]) -> RawMaps:
+    """Sum every thpwatch map found in the loaded objects over CPUs."""
     raw = RawMaps()
-    if (t := _table(objects, "alloc_counts")) is not None:
-        raw.alloc = _percpu_counts(t, lambda k: (k.order, k.migratetype, k.reserved_gfp))
-    if (t := _table(objects, "madv_counts")) is not None:
-        raw.madvise = _percpu_counts(t, lambda k: (k.advice, k.ret, k.field))
-    if (t := _table(objects, "madv_procs")) is not None:
-        raw.madvise_procs = [
-            (k.value, v.comm.decode("utf-8", "replace"), v.calls, v.bytes) for k, v in t.items()
-        ]
-    if (t := _table(objects, "stall_hist")) is not None:
-        raw.stalls = _percpu_hists(t)
-    if (t := _table(objects, "collapse_counts")) is not None:
-        raw.collapse = _percpu_counts(t, lambda k: k.value)
-    if (t := _table(objects, "migrate_counts")) is not None:
-        raw.migrate = _percpu_array(t)
-    if (t := _table(objects, "fault_hist")) is not None:
-        raw.fault_hist = _percpu_hists(t)
-    if (t := _table(objects, "fault_counts")) is not None:
-        raw.fault_counts = _percpu_counts(t, lambda k: (k.fault, k.ret, k.split_fallback))
-    if (t := _table(objects, "split_hist")) is not None:
-        raw.split_hist = _percpu_hists(t)
-    if (t := _table(objects, "split_counts")) is not None:
-        raw.split_counts = _percpu_counts(t, lambda k: (k.level, k.ret))
-    if (t := _table(objects, "charge_counts")) is not None:
-        raw.charge = _percpu_counts(t, lambda k: (k.ret, k.field))
-    if (t := _table(objects, "uncharge_counts")) is not None:
-        raw.uncharge = _percpu_array(t)
+    if (m := _find(objects, "alloc_counts")) is not None:
+        raw.alloc = _percpu_counts(m, "alloc_counts")
+    if (m := _find(objects, "madv_counts")) is not None:
+        raw.madvise = _percpu_counts(m, "madv_counts")
+    if (m := _find(objects, "madv_procs")) is not None:
+        raw.madvise_procs = _madvise_procs(m)
+    if (m := _find(objects, "stall_hist")) is not None:
+        raw.stalls = _percpu_hists(m)
+    if (m := _find(objects, "collapse_counts")) is not None:
+        raw.collapse = _percpu_counts(m, "collapse_counts")
+    if (m := _find(objects, "migrate_counts")) is not None:
+        raw.migrate = _percpu_array(m)
+    if (m := _find(objects, "fault_hist")) is not None:
+        raw.fault_hist = _percpu_hists(m)
+    if (m := _find(objects, "fault_counts")) is not None:
+        raw.fault_counts = _percpu_counts(m, "fault_counts")
+    if (m := _find(objects, "split_hist")) is not None:
+        raw.split_hist = _percpu_hists(m)
+    if (m := _find(objects, "split_counts")) is not None:
+        raw.split_counts = _percpu_counts(m, "split_counts")
+    if (m := _find(objects, "charge_counts")) is not None:
+        raw.charge = _percpu_counts(m, "charge_counts")
+    if (m := _find(objects, "uncharge_counts")) is not None:
+        raw.uncharge = _percpu_array(m)
     return raw

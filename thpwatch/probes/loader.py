@@ -27,6 +27,7 @@ from thpwatch.probes.errors import (
     last_errno,
     state_for_errno,
 )
+from thpwatch.probes.handoff import LoadedObject, export_bcc
 from thpwatch.probes.kernel_functions import KernelFunction, kernel_functions
 from thpwatch.probes.specs import (
     DEFAULT_GROUPS,
@@ -129,6 +130,11 @@ class ProbeSet:
     groups: which concerns (see specs.GROUPS; default everything but the opt-in ones).
     pid: count only the events of that process where the event happens in process context
     (tests and the self-test use it to ignore other processes' work).
+    helper: compile, load and attach in a short-lived child process (probes/helper.py) that
+    hands over the file descriptors and exits, so clang/LLVM never stays in this process's
+    memory (the daemon does this); otherwise bcc works in this process.
+
+    objects: one LoadedObject (map and attachment fds) per compiled program text, either way.
     """
 
     def __init__(
@@ -136,13 +142,16 @@ class ProbeSet:
         groups: Iterable[str] = DEFAULT_GROUPS,
         pid: int | None = None,
         bpf_dir: Path = BPF_DIR,
+        helper: bool = False,
     ) -> None:
         self.groups = tuple(dict.fromkeys(groups))
         check_groups(self.groups)
         self.pid = pid
         self.bpf_dir = bpf_dir
         self.states = {p.name: ProbeState(p) for p in probes_of(self.groups)}
-        self.objects: list[Any] = []  # bcc.BPF objects holding the attached programs
+        self.helper = helper
+        self.objects: list[LoadedObject] = []
+        self.bcc_objects: list[Any] = []  # in-process only: the bcc.BPF objects behind objects
         self.functions: dict[str, KernelFunction] = {}
         self.opened = False
         self.headers = ""
@@ -153,6 +162,11 @@ class ProbeSet:
         if self.opened:
             return
         self.opened = True
+        if self.helper:
+            from thpwatch.probes.helper import load_in_helper
+
+            load_in_helper(self)
+            return
         try:
             env = bcc_env()
         except BpfUnavailable as e:
@@ -166,13 +180,17 @@ class ProbeSet:
             self._open_tracepoints(env, Path(env.tracefs), tps)
         if fns:
             self._open_functions(env, fns)
+        self.objects = [export_bcc(b) for b in self.bcc_objects]
         release_compiler_memory()
 
     def close(self) -> None:
         for obj in self.objects:
-            with contextlib.suppress(Exception):
-                obj.cleanup()
+            obj.close()
         self.objects.clear()
+        for bpf in self.bcc_objects:
+            with contextlib.suppress(Exception):
+                bpf.cleanup()
+        self.bcc_objects.clear()
 
     def __enter__(self) -> ProbeSet:
         self.open()
@@ -293,7 +311,7 @@ class ProbeSet:
             for st in states:
                 st.state, st.reason = State.ERROR, f"compile failed: {tail}"
             return None
-        self.objects.append(bpf)
+        self.bcc_objects.append(bpf)
         return bpf
 
     @staticmethod

@@ -3,7 +3,7 @@ Samples, one SourceStatus per probe, and the cross-check against the kernel's co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from thpwatch.kernel import facts
 from thpwatch.kernel.pagetypeinfo import read_pagetypeinfo
 from thpwatch.probes.crosscheck import (
     CrossCheck,
+    KernelCounts,
     checks,
     read_kernel_counts,
     thp_migratetypes,
@@ -33,10 +34,17 @@ class BpfSource:
         root: Path = Path("/"),
         *,
         pid_labels: bool = False,
+        helper: bool = False,
+        kernel_counts: Callable[[], KernelCounts] | None = None,
     ) -> None:
-        self.probes = ProbeSet(groups, pid)
-        self.pid_labels = pid_labels  # top madvise processes by pid, not only by comm
+        """pid_labels: top madvise processes by pid, not only by comm.
+        helper: load the probes in a child process (see ProbeSet), as the daemon does.
+        kernel_counts: the cross-check's kernel counters (default: read afresh under root;
+        the assembled sources share the file sources' readings instead)."""
+        self.probes = ProbeSet(groups, pid, helper=helper)
+        self.pid_labels = pid_labels
         self.root = root
+        self.kernel_counts = kernel_counts or (lambda: read_kernel_counts(root))
         self.crosscheck = CrossCheck()
         self.names: Names | None = None
         self._problems: list[str] = []
@@ -66,7 +74,7 @@ class BpfSource:
         self, raw: object, attached: set[str], statuses: dict[str, SourceStatus], out: Emitter
     ) -> None:
         try:
-            kernel = read_kernel_counts(self.root)
+            kernel = self.kernel_counts()
         except OSError as e:
             out.problem(f"cross-check: kernel counters unreadable: {e}")
             return

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from thpwatch.kernel import facts
 from thpwatch.kernel.cmdline import read_cmdline
+from thpwatch.kernel.heldfiles import HeldFiles
 from thpwatch.kernel.meminfo import read_meminfo
 from thpwatch.kernel.pagetypeinfo import reserve_thp_blocks
 from thpwatch.kernel.readings import KernelReadings
@@ -242,9 +243,13 @@ class MthpSource(FromReadings):
 class ThpSettingsSource(FromRoot):
     name = "thp_settings"
 
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.files = HeldFiles()
+
     def collect(self, out: Emitter) -> None:
         with kernel_files():
-            settings = read_thp_settings(self.root)
+            settings = read_thp_settings(self.root, self.files.text)
         if settings is None:
             raise SourceAbsent(f"no {self.root / facts.THP_DIR}: kernel without THP")
         emit_mode(out, "thpwatch_thp_enabled", settings.enabled)
@@ -318,7 +323,7 @@ class PagetypeinfoSource(FromReadings):
 
     def collect(self, out: Emitter) -> None:
         with kernel_files():
-            info = self.readings.pagetypeinfo.get(self.name)
+            info = self.readings.pagetypeinfo.fresh(self.name)
             hpage_bytes = self.readings.hpage_pmd_size.get(self.name)
         for b in info.blocks:
             out.add(

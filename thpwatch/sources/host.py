@@ -26,6 +26,10 @@ class SourceOptions:
     bpf: bool = True  # for the probe sources; forced off when root is not "/"
     enable_probes: tuple[str, ...] = ()  # opt-in probe groups to load besides the default set
     pid: int | None = None  # the probes count only this process's events (THPW_TGID)
+    # seconds between /proc/pagetypeinfo reads (0: every Snapshot); the daemon's default is
+    # docs/exporter.md's "pagetypeinfo" (reading it holds each zone's lock while walking lists)
+    pagetypeinfo_interval: float = 0.0
+    bpf_helper: bool = False  # compile/load BPF in a child process (the daemon: no LLVM kept)
 
 
 def host_sources(root: Path, options: SourceOptions) -> list[Source]:
