@@ -111,3 +111,16 @@ def test_once_reads_once_and_does_not_remember_errors() -> None:
         once.get("a")
     assert (once.get("a"), once.get("b"), once.get("a")) == (2, 2, 2)
     assert len(calls) == 2
+
+
+def test_dropped_held_files_close_their_descriptors(tmp_path: Path) -> None:
+    """Callers that rebuild their sources (tests, one-shot commands) must not leak one fd per
+    held file each time."""
+    value = tmp_path / "value"
+    value.write_text("1\n")
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        held = HeldFiles()
+        assert held.text(value) == "1\n"
+        del held
+    assert len(os.listdir("/proc/self/fd")) - before < 5

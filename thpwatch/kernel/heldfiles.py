@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from pathlib import Path
 
 from thpwatch.kernel.text import MAX_VALUE_BYTES, open_checked, read_required
@@ -37,6 +38,8 @@ class HeldFiles:
     def __init__(self) -> None:
         self._fds: dict[Path, int] = {}
         self._lock = threading.Lock()
+        # Sources are rebuilt by some callers (tests, one-shot commands): their fds go with them.
+        weakref.finalize(self, _close_all, self._fds)
 
     def __len__(self) -> int:
         return len(self._fds)
@@ -71,3 +74,9 @@ def _decode(path: Path, data: bytes) -> str:
     if len(data) > MAX_VALUE_BYTES:
         raise KernelFileError(path, f"longer than {MAX_VALUE_BYTES} bytes: not a sysfs value")
     return data.decode("ascii", errors="backslashreplace")
+
+
+def _close_all(fds: dict[Path, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
