@@ -124,3 +124,28 @@ def test_dropped_held_files_close_their_descriptors(tmp_path: Path) -> None:
         assert held.text(value) == "1\n"
         del held
     assert len(os.listdir("/proc/self/fd")) - before < 5
+
+
+def test_held_files_stay_within_their_share_of_the_descriptor_limit(tmp_path: Path) -> None:
+    """Past its limit HeldFiles reads without holding: a low RLIMIT_NOFILE (the e2e test runs
+    the daemon under 48) must leave descriptors for the server and the other sources."""
+    paths = []
+    for n in range(20):
+        p = tmp_path / f"v{n}"
+        p.write_text(f"{n}\n")
+        paths.append(p)
+    held = HeldFiles(limit=5)
+    for _ in range(2):
+        assert [held.text(p) for p in paths] == [f"{n}\n" for n in range(20)]
+    assert len(held) == 5
+
+
+def test_the_default_limit_is_a_quarter_of_the_descriptor_limit() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, hard))
+        assert HeldFiles().limit == 12
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -15,6 +15,7 @@ trees) the mtime changes.
 from __future__ import annotations
 
 import os
+import resource
 import threading
 import weakref
 from pathlib import Path
@@ -32,10 +33,12 @@ def signature(directory: Path) -> tuple[int, int, int]:
 class HeldFiles:
     """Open file descriptors by path; text() is read_required() without reopening.
 
-    Holds one fd per file read: the caller bounds that by what it reads (the THP tree: about
-    20 files per THP size). close() releases them all."""
+    Holds one fd per file read, at most `limit` of them (default: a quarter of the process's
+    descriptor limit, so the HTTP server, BPF and the other sources keep theirs); files past
+    the limit are read with open/read/close as before. close() releases them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = default_limit() if limit is None else limit
         self._fds: dict[Path, int] = {}
         self._lock = threading.Lock()
         # Sources are rebuilt by some callers (tests, one-shot commands): their fds go with them.
@@ -52,6 +55,8 @@ class HeldFiles:
                     return _decode(path, os.pread(fd, MAX_VALUE_BYTES + 1, 0))
                 except OSError:
                     self._drop(path)  # gone or broken: a fresh open says which
+            if len(self._fds) >= self.limit:
+                return read_required(path)
             try:
                 fd = open_checked(path)
             except FileNotFoundError:
@@ -68,6 +73,11 @@ class HeldFiles:
         with self._lock:
             for path in list(self._fds):
                 self._drop(path)
+
+
+def default_limit() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 1024 if soft == resource.RLIM_INFINITY else soft // 4
 
 
 def _decode(path: Path, data: bytes) -> str:
