@@ -22,14 +22,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.mthp import MthpReading
 from thpwatch.kernel.pagetypeinfo import PageTypeInfo, ReserveThpBlocks, reserve_thp_blocks
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.kernel.reserved_thp import ReservedThpPool
 from thpwatch.metric import Metric
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
-from thpwatch.sources.files import kernel_files
+from thpwatch.sources.base import SourceAbsent, kernel_files
 
 METRICS = (
     Metric(

@@ -7,8 +7,10 @@ import threading
 import time
 from collections.abc import Sequence
 
+from thpwatch.emitter import Emitter
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.snapshot import Sample, Snapshot, SourceStatus, State, labels_of
-from thpwatch.sources.base import Emitter, KernelFileError, Source, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import Source, SourceAbsent, SourceBlocked
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from fixturetree import PATCHED, STOCK, tree
 
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.vmstat import is_gauge, is_watched, read_vmstat
-from thpwatch.sources.base import KernelFileError
 
 
 def test_patched_values():

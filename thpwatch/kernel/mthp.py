@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.heldfiles import HeldFiles, signature
 from thpwatch.kernel.text import Mode, is_metric_word, parse_decimal, parse_mode, read_required
-from thpwatch.sources.base import KernelFileError
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.memstat import parse_memory_stat
 from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_text
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import SourceAbsent, SourceBlocked
 
 # memory.stat key -> metric; the first key of each hierarchy ranks its cgroups.
 V2_METRICS = {

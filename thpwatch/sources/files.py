@@ -9,12 +9,12 @@ line or stat file is a problem of that source: its other samples are still emitt
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.kernel.cmdline import read_cmdline
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.heldfiles import HeldFiles
 from thpwatch.kernel.meminfo import read_meminfo
 from thpwatch.kernel.pagetypeinfo import reserve_thp_blocks
@@ -23,7 +23,7 @@ from thpwatch.kernel.text import Mode
 from thpwatch.kernel.thp_settings import read_thp_settings
 from thpwatch.kernel.vmstat import is_gauge, is_watched
 from thpwatch.metric import DiscoveredFamily, Metric
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import SourceAbsent, kernel_files
 
 
 def _gauge(name: str, help: str, labels: tuple[str, ...] = (), unit: str = "") -> Metric:
@@ -164,17 +164,6 @@ DISCOVERED = (
         VMSTAT_COUNTED,
     ),
 )
-
-
-@contextmanager
-def kernel_files() -> Iterator[None]:
-    """Missing file -> the source is absent; not allowed -> blocked (the sampler reports both)."""
-    try:
-        yield
-    except FileNotFoundError as e:
-        raise SourceAbsent(f"{e.filename}: not present on this kernel") from None
-    except PermissionError as e:
-        raise SourceBlocked(f"{e.filename}: permission denied (root can read it)") from None
 
 
 def emit_mode(out: Emitter, name: str, mode: Mode, **labels: str) -> None:

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
+from thpwatch.emitter import Emitter
 from thpwatch.features import detected
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.pid_status import parse_status
 from thpwatch.kernel.smaps import SmapsSummary, summarize_smaps
 from thpwatch.kernel.text import open_checked, read_file
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import SourceAbsent, SourceBlocked
 
 # (attribute of ProcessMemory = metric stem, help, read from smaps)
 _FIELDS = (
