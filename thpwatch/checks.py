@@ -2,7 +2,8 @@
 
 Each check compares an observed number with the limit the kernel's own design sets and is
 exported metric-ready: thpwatch_check_violation{check} (0/1) with the two numbers behind it in
-thpwatch_check_observed{check} and thpwatch_check_limit{check}. The checks (KERNEL-INTERFACES §1):
+thpwatch_check_observed{check} and thpwatch_check_limit{check}. The checks
+(docs/kernel-facts.md#reserved-thp):
 
 - reserve_pageblocks_match_pool: ReserveTHP pageblocks summed over zones must equal the pool
   (total_hpages, in pageblocks). More blocks means an ordinary pageblock was converted, which

@@ -28,11 +28,6 @@ class MthpSize:
     def stat(self, name: str) -> int | None:
         return dict(self.stats).get(name)
 
-    @staticmethod
-    def is_gauge(stat: str) -> bool:
-        """nr_* files are current values (gauges); every other stat file counts events."""
-        return stat.startswith(facts.MTHP_GAUGE_PREFIX)
-
 
 @dataclass(frozen=True)
 class MthpReading:

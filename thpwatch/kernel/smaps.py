@@ -1,7 +1,8 @@
 """/proc/<pid>/smaps, summarised per process: THP bytes and the VMAs marked rt / hg.
 
 Reading smaps walks the process's page tables; on kernels with the PUD THP RFC as posted that
-walk splits every 1 GiB THP (KERNEL-INTERFACES §2). Callers decide whether to read it at all.
+walk splits every 1 GiB THP (docs/kernel-facts.md#pud-thp). Callers decide whether to read it
+at all.
 """
 
 from __future__ import annotations

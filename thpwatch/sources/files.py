@@ -21,7 +21,7 @@ from thpwatch.kernel.pagetypeinfo import reserve_thp_blocks
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.kernel.text import Mode
 from thpwatch.kernel.thp_settings import read_thp_settings
-from thpwatch.kernel.vmstat import is_gauge, is_watched
+from thpwatch.kernel.vmstat import is_watched
 from thpwatch.metric import DiscoveredFamily, Metric
 from thpwatch.sources.base import SourceAbsent, kernel_files
 
@@ -36,6 +36,16 @@ def _counter(name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
 
 # promtool rejects "sec" in a metric name as an abbreviated unit.
 _MEMINFO_WORDS = {"SecPageTables": "secondary_page_tables"}
+
+
+def stat_metric(family: str, stat: str) -> str:
+    """The metric of a vmstat line or mTHP stat file: thpwatch_mthp_nr_anon (a gauge),
+    thpwatch_mthp_anon_fault_alloc_total (a counter)."""
+    return (
+        f"thpwatch_{family}_{stat}"
+        if facts.is_gauge_stat(stat)
+        else f"thpwatch_{family}_{stat}_total"
+    )
 
 
 def _snake(field: str) -> str:
@@ -142,18 +152,18 @@ METRICS = (
 
 DISCOVERED = (
     DiscoveredFamily(
-        re.compile(r"thpwatch_mthp_(?P<stat>(?!nr_)[a-z0-9_]+)_total"),
+        re.compile(rf"thpwatch_mthp_(?P<stat>(?!{facts.GAUGE_PREFIX})[a-z0-9_]+)_total"),
         lambda stat: _counter(
             f"thpwatch_mthp_{stat}_total", f"Per-size THP event count (stats/{stat}).", ("size",)
         ),
-        tuple(s for s in facts.MTHP_KNOWN_STATS if not s.startswith(facts.MTHP_GAUGE_PREFIX)),
+        tuple(s for s in facts.MTHP_KNOWN_STATS if not facts.is_gauge_stat(s)),
     ),
     DiscoveredFamily(
-        re.compile(r"thpwatch_mthp_(?P<stat>nr_[a-z0-9_]+)(?<!_total)"),
+        re.compile(rf"thpwatch_mthp_(?P<stat>{facts.GAUGE_PREFIX}[a-z0-9_]+)(?<!_total)"),
         lambda stat: _gauge(
             f"thpwatch_mthp_{stat}", f"Per-size THP current count (stats/{stat}).", ("size",)
         ),
-        tuple(s for s in facts.MTHP_KNOWN_STATS if s.startswith(facts.MTHP_GAUGE_PREFIX)),
+        tuple(s for s in facts.MTHP_KNOWN_STATS if facts.is_gauge_stat(s)),
     ),
     DiscoveredFamily(
         re.compile(
@@ -219,12 +229,7 @@ class MthpSource(FromReadings):
             if size.shmem_enabled:
                 emit_mode(out, "thpwatch_mthp_shmem_enabled", size.shmem_enabled, size=size.size)
             for stat, value in size.stats:
-                name = (
-                    f"thpwatch_mthp_{stat}"
-                    if size.is_gauge(stat)
-                    else f"thpwatch_mthp_{stat}_total"
-                )
-                out.add(name, value, size=size.size)
+                out.add(stat_metric("mthp", stat), value, size=size.size)
         for problem in reading.problems:
             out.problem(problem)
 
@@ -284,10 +289,7 @@ class VmstatSource(FromReadings):
         for name, value in vmstat.values:
             if not is_watched(name):
                 continue
-            out.add(
-                f"thpwatch_vmstat_{name}" if is_gauge(name) else f"thpwatch_vmstat_{name}_total",
-                value,
-            )
+            out.add(stat_metric("vmstat", name), value)
         for problem in vmstat.problems:
             out.problem(problem)
 

@@ -2,9 +2,9 @@
 
 A scan reads /proc/<pid>/status (no page-table walk) and, where it is safe, /proc/<pid>/smaps.
 It is bounded (processes, seconds, bytes) and never destructive: on kernels with PUD THP
-reading smaps splits every 1 GiB THP of the process (KERNEL-INTERFACES §2), so smaps walks are
-off there unless forced, and the reason is in the `procscan.smaps` status. A process that exits
-mid-scan is skipped and counted. Expensive: run it under sampler.Periodic.
+reading smaps splits every 1 GiB THP of the process (docs/kernel-facts.md#pud-thp), so smaps
+walks are off there unless forced, and the reason is in the `procscan.smaps` status. A process
+that exits mid-scan is skipped and counted. Expensive: run it under sampler.Periodic.
 """
 
 from __future__ import annotations
