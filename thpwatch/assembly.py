@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thpwatch.checks import ChecksSource
-from thpwatch.emitter import Emitter
 from thpwatch.features import FeaturesSource, has_lazy_pte
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.sampler import Periodic
-from thpwatch.sources.base import Source, SourceAbsent
+from thpwatch.sources.base import Source
 from thpwatch.sources.cgroups import CgroupScan
 from thpwatch.sources.files import (
     CmdlineSource,
@@ -113,12 +112,9 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
 
 
 def _bpf_source(options: SourceOptions, readings: KernelReadings) -> Source:
-    try:
-        from thpwatch.probes.crosscheck import kernel_counts
-        from thpwatch.probes.source import BpfSource
-        from thpwatch.probes.specs import DEFAULT_GROUPS
-    except ImportError as e:
-        return _Unavailable("bpf", f"BPF probes are not part of this build: {e}")
+    from thpwatch.probes.crosscheck import kernel_counts
+    from thpwatch.probes.source import BpfSource
+    from thpwatch.probes.specs import DEFAULT_GROUPS
 
     def counts() -> dict[str, int]:  # the vmstat and mTHP readings of the same Snapshot
         return kernel_counts(readings.vmstat.get("bpf"), readings.mthp.get("bpf"))
@@ -130,13 +126,3 @@ def _bpf_source(options: SourceOptions, readings: KernelReadings) -> Source:
         helper=options.bpf_helper,
         kernel_counts=counts,
     )
-
-
-class _Unavailable:
-    """Stands for a source whose code is missing: reports absent with the reason."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        self.name, self.reason = name, reason
-
-    def collect(self, out: Emitter) -> None:
-        raise SourceAbsent(self.reason)

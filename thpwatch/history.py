@@ -88,10 +88,8 @@ class Target:
 
 
 def probe_specs() -> tuple[Any, ...]:
-    try:
-        from thpwatch.probes.specs import PROBES
-    except ImportError:  # probes not part of this build
-        return ()
+    from thpwatch.probes.specs import PROBES
+
     return PROBES
 
 

@@ -76,10 +76,8 @@ THP_SHMEM_ENABLED = "shmem_enabled"
 KHUGEPAGED_DIR = "khugepaged"  # every file in it is one decimal number
 KHUGEPAGED_COUNTERS = ("pages_collapsed", "full_scans")  # the rest are tunables
 
-# Mode files print every choice with the current one in brackets: "always [madvise] never".
-THP_MODES = ("always", "inherit", "madvise", "never")
-SHMEM_MODES = ("always", "within_size", "advise", "never", "deny", "force", "inherit")
-DEFRAG_MODES = ("always", "defer", "defer+madvise", "madvise", "never")
+# Mode files print every choice with the current one in brackets: "always [madvise] never";
+# the choices differ between kernels and files, so they are read, never listed.
 
 # --- procfs [§reserved-thp, §baseline] ------------------------------------------------------------
 
@@ -186,10 +184,6 @@ KMSG_UNSUPPORTED_SIZE = re.compile(
 )
 KMSG_INVALID_NR = re.compile(r"invalid thp_reserved_nr=(?P<value>\S*)")
 KMSG_OOM_LEAKED = re.compile(r"VM_FAULT_OOM leaked out to the #PF handler")
-# show_mem (OOM reports, sysrq-m), per zone: " reserved_thp:%luKB free_reserved_thp:%luKB"
-SHOW_MEM_RESERVED_THP = re.compile(
-    r"reserved_thp:(?P<reserved_kb>\d+)KB free_reserved_thp:(?P<free_kb>\d+)KB"
-)
 
 # --- per process [§reserved-thp, §lazy-pte, §baseline] --------------------------------------------
 
@@ -199,7 +193,6 @@ SMAPS_VMFLAGS = "VmFlags"
 SMAPS_ANON_HUGE = "AnonHugePages"
 VMFLAG_RESERVED_THP = "rt"  # VM_RESERVED_THP
 VMFLAG_HUGEPAGE = "hg"  # MADV_HUGEPAGE
-VMFLAG_NOHUGEPAGE = "nh"  # MADV_NOHUGEPAGE
 STATUS_VMPTE = "VmPTE"
 
 # cgroup memory.stat THP keys: v2, and the v1 memory controller's only THP fields [§cgroups].
@@ -247,7 +240,6 @@ VM_FAULT_FALLBACK = 0x000800
 FN_HANDLE_MM_FAULT = "handle_mm_fault"
 FN_DO_HUGE_PMD_ANON = "do_huge_pmd_anonymous_page"
 FN_DO_HUGE_PUD_ANON = "do_huge_pud_anonymous_page"  # PUD THP series
-FN_DO_HUGE_PUD_WP = "do_huge_pud_wp_page"  # PUD THP series
 FN_DO_HUGE_PMD_SWAP = "do_huge_pmd_swap_page"  # PMD swap series
 FN_DO_SWAP_PAGE = "do_swap_page"
 FN_SPLIT_HUGE_PMD = "__split_huge_pmd"
@@ -255,12 +247,8 @@ FN_SPLIT_HUGE_PUD = "__split_huge_pud"
 FN_SPLIT_HUGE_PAGE = "split_huge_page_to_list_to_order"  # (page, list, new_order) -> int, 6.8+
 FN_SPLIT_HUGE_PAGE_OLD = "split_huge_page_to_list"  # (page, list) -> int, before 6.8 (6.1)
 FN_SPLIT_HUGE_PMD_LOCKED = "split_huge_pmd_locked"
-FN_SPLIT_HUGE_PUD_LOCKED = "split_huge_pud_locked"  # PUD THP series
-FN_COPY_HUGE_PUD = "copy_huge_pud"
-FN_ZAP_HUGE_PUD = "zap_huge_pud"
 FN_RESERVED_THP_CHARGE = "reserved_thp_charge"  # int (0 or -ENOMEM); Reserved THP series
 FN_RESERVED_THP_UNCHARGE = "reserved_thp_uncharge"  # void
-FN_RESERVED_THP_PAGEBLOCKS = "reserved_thp_pageblocks"  # boot only
 FN_SWAPIN_ALLOC_PMD_FOLIO = "swapin_alloc_pmd_folio"  # PMD swap series; NULL = failure
 
 # Lazy PTE detection: the series adds this parameter to split_huge_pmd_locked (and the
@@ -273,13 +261,9 @@ LAZY_PTE_FUNCTIONS = (FN_SPLIT_HUGE_PMD_LOCKED, "__split_huge_pmd_locked")
 # --- tracepoints [§baseline] (subsystem, event) ---------------------------------------------------
 
 TP_MM_PAGE_ALLOC = ("kmem", "mm_page_alloc")  # pfn, order, gfp_flags, migratetype
-TP_MM_PAGE_ALLOC_EXTFRAG = ("kmem", "mm_page_alloc_extfrag")
-TP_PAGE_FAULT_USER = ("exceptions", "page_fault_user")  # x86
 TP_SYS_ENTER_MADVISE = ("syscalls", "sys_enter_madvise")  # start, len_in, behavior
 TP_SYS_EXIT_MADVISE = ("syscalls", "sys_exit_madvise")  # ret
 TP_COLLAPSE_HUGE_PAGE = ("huge_memory", "mm_collapse_huge_page")  # mm, isolated, status
-TP_SET_MIGRATION_PMD = ("thp", "set_migration_pmd")
-TP_REMOVE_MIGRATION_PMD = ("thp", "remove_migration_pmd")
 TP_MIGRATE_PAGES = ("migrate", "mm_migrate_pages")
 TP_DIRECT_RECLAIM_BEGIN = ("vmscan", "mm_vmscan_direct_reclaim_begin")
 TP_DIRECT_RECLAIM_END = ("vmscan", "mm_vmscan_direct_reclaim_end")
