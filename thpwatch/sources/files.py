@@ -56,8 +56,12 @@ def _snake(field: str) -> str:
 
 
 MEMINFO_METRICS = {f: f"thpwatch_meminfo_{_snake(f)}_bytes" for f in facts.MEMINFO_KB_FIELDS}
-VMSTAT_COUNTED = (*facts.VMSTAT_KNOWN_THP, *facts.VMSTAT_KNOWN_COMPACT, "pgfault", "pgmajfault")
-VMSTAT_COUNTED += ("pswpin", "pswpout")
+_VMSTAT_COUNTER_NAMES = tuple(n for n in facts.VMSTAT_NAMES if not facts.is_gauge_stat(n))
+VMSTAT_COUNTED = (*facts.VMSTAT_KNOWN_THP, *facts.VMSTAT_KNOWN_COMPACT, *_VMSTAT_COUNTER_NAMES)
+# the vmstat lines is_watched() reads that are counters, as a regex alternation
+_VMSTAT_COUNTER = "|".join(
+    [*(f"{re.escape(p)}[a-z0-9_]+" for p in facts.VMSTAT_PREFIXES), *_VMSTAT_COUNTER_NAMES]
+)
 
 METRICS = (
     _gauge("thpwatch_reserved_thp_pool_hpages", "Reserved THP pool size (total_hpages)."),
@@ -166,10 +170,7 @@ DISCOVERED = (
         tuple(s for s in facts.MTHP_KNOWN_STATS if facts.is_gauge_stat(s)),
     ),
     DiscoveredFamily(
-        re.compile(
-            r"thpwatch_vmstat_(?P<stat>(?:thp|compact)_[a-z0-9_]+|pgfault|pgmajfault|pswpin|pswpout)"
-            r"_total"
-        ),
+        re.compile(rf"thpwatch_vmstat_(?P<stat>{_VMSTAT_COUNTER})_total"),
         lambda stat: _counter(f"thpwatch_vmstat_{stat}_total", f"/proc/vmstat {stat}."),
         VMSTAT_COUNTED,
     ),
