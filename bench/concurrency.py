@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import statistics
 import struct
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import daemons, procstat
+from tests.e2e.load import run_load
 from thpwatch.kernel.mthp import MthpReader
 from thpwatch.probes.decode import _percpu_hists
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from e2e.load import run_load  # noqa: E402
 
 SCRAPERS = (1, 2, 10)
 

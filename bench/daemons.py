@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -13,8 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from e2e.harness import free_port, start_exporter, wait_until  # noqa: E402
+from tests.e2e.harness import free_port, start_exporter, wait_until
 
 NODE_EXPORTER = "prometheus-node-exporter"  # Debian's name for node_exporter
 # Only the collectors whose data overlaps thpwatch's (meminfo, vmstat), and every vmstat field

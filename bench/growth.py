@@ -7,7 +7,8 @@ import statistics
 import time
 from typing import Any
 
-from thpwatch.sources.base import Emitter, Source
+from thpwatch.emitter import Emitter
+from thpwatch.sources.base import Source
 from thpwatch.sources.cgroups import CgroupScan
 from thpwatch.sources.procscan import ProcScan
 

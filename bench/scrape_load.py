@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from e2e.harness import start_exporter  # noqa: E402
-from e2e.load import run_load  # noqa: E402
+from tests.e2e.harness import start_exporter
+from tests.e2e.load import run_load
 
 
 def main() -> None:

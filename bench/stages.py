@@ -15,12 +15,11 @@ from typing import Any
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
 
-from thpwatch.assembly import all_sources
+from thpwatch.assembly import SourceOptions, all_sources
 from thpwatch.catalog import catalog
 from thpwatch.exporter.exposition import Exposition
 from thpwatch.exporter.families import snapshot_families
 from thpwatch.sampler import Periodic, Sampler
-from thpwatch.sources.host import SourceOptions
 
 
 def _median_ms(f: Callable[[], object], reps: int) -> float:

@@ -27,6 +27,14 @@ def require(condition: object, reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/*.metrics.txt from what is served now (review the diff)",
+    )
+
+
 @pytest.fixture
 def root_user() -> None:
     require(os.geteuid() == 0, "needs root")

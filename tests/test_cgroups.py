@@ -14,6 +14,7 @@ from unit.fixturetree import tree
 from thpwatch.catalog import catalog
 from thpwatch.sampler import run_source
 from thpwatch.snapshot import Snapshot, State
+from thpwatch.sources import cgroups
 from thpwatch.sources.cgroups import CgroupScan
 
 MiB = 1 << 20
@@ -24,6 +25,13 @@ def scan(root: Path, with_subs: bool = False, **kw):
     assert all(s.name in catalog() for s in samples)
     snap = Snapshot(0, 0, tuple(samples), ())
     return (snap, status, subs) if with_subs else (snap, status)
+
+
+def test_each_memory_stat_key_names_its_metric():
+    """V2_METRICS/V1_METRICS pair facts' keys with metrics by position: a key and the metric
+    beside it must be the same stat."""
+    for key, metric in (*cgroups.V2_METRICS.items(), *cgroups.V1_METRICS.items()):
+        assert f"_{key}_" in metric.name, (key, metric.name)
 
 
 def test_v2_tree():

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from thpwatch.emitter import Emitter
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.metric import Metric
 from thpwatch.rates import ratio
 from thpwatch.sampler import Periodic, Sampler
 from thpwatch.snapshot import Histogram, Sample, Snapshot, State, labels_of
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
+from thpwatch.sources.base import SourceAbsent
 
 
 class FixedSource:

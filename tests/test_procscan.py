@@ -13,10 +13,10 @@ from unit.fixturetree import tree
 
 from thpwatch.catalog import catalog
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.smaps import summarize_smaps
 from thpwatch.sampler import run_source
 from thpwatch.snapshot import Snapshot, State
-from thpwatch.sources.base import KernelFileError
 from thpwatch.sources.procscan import BOUND_STATUS, SMAPS_STATUS, Budget, ProcScan
 
 MiB = 1 << 20

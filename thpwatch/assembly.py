@@ -1,15 +1,18 @@
-"""The default list of sources a Sampler runs."""
+"""The default list of sources a Sampler runs, and the options that choose them (shared by
+snapshot, doctor, top and the exporter)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from thpwatch.checks import ChecksSource
-from thpwatch.features import has_lazy_pte
+from thpwatch.features import FeaturesSource, has_lazy_pte
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.sampler import Periodic
-from thpwatch.sources.base import Emitter, Source, SourceAbsent
+from thpwatch.sources.base import Source
+from thpwatch.sources.cgroups import CgroupScan
 from thpwatch.sources.files import (
     CmdlineSource,
     MeminfoSource,
@@ -19,7 +22,40 @@ from thpwatch.sources.files import (
     ThpSettingsSource,
     VmstatSource,
 )
-from thpwatch.sources.host import SourceOptions, host_sources
+from thpwatch.sources.kmsg import KmsgSource
+from thpwatch.sources.procscan import ProcScan
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    processes: bool = True  # the per-process scan (the exporter turns it off by default)
+    process_smaps: str = "auto"  # auto: walk smaps unless that would split PUD THPs
+    process_pids: bool = False  # label processes by pid too (cardinality!)
+    cgroups: bool = True
+    top: int = 10  # processes / cgroups emitted per scan
+    scan_interval: float = 60.0  # seconds between process and cgroup scans (Periodic)
+    kmsg: bool = True
+    bpf: bool = True  # for the probe sources; forced off when root is not "/"
+    enable_probes: tuple[str, ...] = ()  # opt-in probe groups to load besides the default set
+    pid: int | None = None  # the probes count only this process's events (THPW_TGID)
+    # seconds between /proc/pagetypeinfo reads (0: every Snapshot); the daemon's default is
+    # docs/exporter.md's "pagetypeinfo" (reading it holds each zone's lock while walking lists)
+    pagetypeinfo_interval: float = 0.0
+    bpf_helper: bool = False  # compile/load BPF in a child process (the daemon: no LLVM kept)
+
+
+def host_sources(root: Path, options: SourceOptions) -> list[Source]:
+    sources: list[Source] = [FeaturesSource(root)]
+    if options.kmsg:
+        sources.append(KmsgSource(root))
+    if options.processes:
+        scan = ProcScan(
+            root, top=options.top, pid_labels=options.process_pids, smaps=options.process_smaps
+        )
+        sources.append(Periodic(scan, options.scan_interval))
+    if options.cgroups:
+        sources.append(Periodic(CgroupScan(root, top=options.top), options.scan_interval))
+    return sources
 
 
 def build_sources(
@@ -76,12 +112,9 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
 
 
 def _bpf_source(options: SourceOptions, readings: KernelReadings) -> Source:
-    try:
-        from thpwatch.probes.crosscheck import kernel_counts
-        from thpwatch.probes.source import BpfSource
-        from thpwatch.probes.specs import DEFAULT_GROUPS
-    except ImportError as e:
-        return _Unavailable("bpf", f"BPF probes are not part of this build: {e}")
+    from thpwatch.probes.crosscheck import kernel_counts
+    from thpwatch.probes.source import BpfSource
+    from thpwatch.probes.specs import DEFAULT_GROUPS
 
     def counts() -> dict[str, int]:  # the vmstat and mTHP readings of the same Snapshot
         return kernel_counts(readings.vmstat.get("bpf"), readings.mthp.get("bpf"))
@@ -93,13 +126,3 @@ def _bpf_source(options: SourceOptions, readings: KernelReadings) -> Source:
         helper=options.bpf_helper,
         kernel_counts=counts,
     )
-
-
-class _Unavailable:
-    """Stands for a source whose code is missing: reports absent with the reason."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        self.name, self.reason = name, reason
-
-    def collect(self, out: Emitter) -> None:
-        raise SourceAbsent(self.reason)

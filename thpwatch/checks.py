@@ -2,7 +2,8 @@
 
 Each check compares an observed number with the limit the kernel's own design sets and is
 exported metric-ready: thpwatch_check_violation{check} (0/1) with the two numbers behind it in
-thpwatch_check_observed{check} and thpwatch_check_limit{check}. The checks (KERNEL-INTERFACES §1):
+thpwatch_check_observed{check} and thpwatch_check_limit{check}. The checks
+(docs/kernel-facts.md#reserved-thp):
 
 - reserve_pageblocks_match_pool: ReserveTHP pageblocks summed over zones must equal the pool
   (total_hpages, in pageblocks). More blocks means an ordinary pageblock was converted, which
@@ -22,14 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.mthp import MthpReading
 from thpwatch.kernel.pagetypeinfo import PageTypeInfo, ReserveThpBlocks, reserve_thp_blocks
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.kernel.reserved_thp import ReservedThpPool
 from thpwatch.metric import Metric
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
-from thpwatch.sources.files import kernel_files
+from thpwatch.sources.base import SourceAbsent, kernel_files
 
 METRICS = (
     Metric(

@@ -68,10 +68,8 @@ def probe_bpf() -> BpfReport:
     Expects thpwatch.probes.capabilities.detect_capabilities() -> an object with .attempts
     (each .attach_type, .state: State, .errno: int | None, .reason: str), .headers and .tracefs.
     """
-    try:
-        from thpwatch.probes.capabilities import detect_capabilities
-    except ImportError as e:
-        return BpfReport((), "", "", f"probe capabilities not available in this build: {e}")
+    from thpwatch.probes.capabilities import detect_capabilities
+
     caps = detect_capabilities()
     return BpfReport(
         tuple(AttachType(a.attach_type, a.state, a.errno, a.reason) for a in caps.attempts),

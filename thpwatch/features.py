@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from thpwatch import __version__
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.kernel.btf import Btf, BtfError, FuncProto
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.kallsyms import find_symbols
 from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_file
 from thpwatch.kernel.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
-from thpwatch.sources.base import Emitter, KernelFileError
 
 METRICS = (
     Metric(

@@ -21,16 +21,14 @@ from typing import Any
 from thpwatch.catalog import Catalog, catalog
 from thpwatch.promapi import PrometheusAPI
 from thpwatch.snapshot import Histogram, Sample, Snapshot, SourceStatus, State, labels_of
+from thpwatch.status_metrics import SOURCE_DURATION, STATE_METRICS
 from thpwatch.timespec import format_time
 
 # In every scrape, with no labels of its own: its labels are the target's, its timestamps the
 # scrapes'. Added by the exporter around the Snapshot, so not part of one.
 REFERENCE = "thpwatch_scrape_duration_seconds"
-STATE_SERIES = {
-    "thpwatch_source_state": ("source", "source"),
-    "thpwatch_probe_state": ("probe", "probe"),
-}
-DURATION_SERIES = "thpwatch_source_duration_seconds"
+STATE_SERIES = {m.name: (kind, m.labels[0]) for kind, m in STATE_METRICS.items()}
+DURATION_SERIES = SOURCE_DURATION.name
 LOOKBACK = 300.0  # seconds: Prometheus' default lookback delta for instant queries
 REASON_NOT_RECORDED = "reason not recorded"  # Prometheus keeps states, not reasons
 HISTOGRAM_PARTS = ("_bucket", "_count", "_sum")
@@ -88,10 +86,8 @@ class Target:
 
 
 def probe_specs() -> tuple[Any, ...]:
-    try:
-        from thpwatch.probes.specs import PROBES
-    except ImportError:  # probes not part of this build
-        return ()
+    from thpwatch.probes.specs import PROBES
+
     return PROBES
 
 

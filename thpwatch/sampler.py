@@ -7,8 +7,11 @@ import threading
 import time
 from collections.abc import Sequence
 
+from thpwatch.emitter import Emitter
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.snapshot import Sample, Snapshot, SourceStatus, State, labels_of
-from thpwatch.sources.base import Emitter, KernelFileError, Source, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import Source, SourceAbsent, SourceBlocked
+from thpwatch.status_metrics import SOURCE_AGE
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ class Periodic:
             raise SourceBlocked(status.reason)
         if status.state is State.ERROR:
             out.problem(status.reason)
-        out.samples.append(Sample("thpwatch_source_age_seconds", labels_of(source=self.name), age))
+        out.samples.append(Sample(SOURCE_AGE.name, labels_of(source=self.name), age))
 
 
 class Sampler:

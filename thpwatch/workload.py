@@ -25,7 +25,7 @@ from thpwatch.kernel.text import read_mode
 from thpwatch.probes.errors import result_name
 
 PAGE = facts.PAGE_SIZE
-PMD_BYTES = PAGE << facts.PMD_ORDER
+PMD_BYTES = facts.PMD_THP_BYTES
 ENABLING_MODES = ("always", "madvise")
 
 _libc = ctypes.CDLL(None, use_errno=True)

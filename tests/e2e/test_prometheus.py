@@ -10,6 +10,8 @@ from conftest import FIXTURES, require
 
 from e2e import kernelfiles
 from e2e.harness import probes_in_this_checkout, scrape_config
+from thpwatch.kernel.facts import is_gauge_stat
+from thpwatch.sources.files import stat_metric
 
 pytestmark = pytest.mark.e2e
 
@@ -24,10 +26,6 @@ RESERVED_BYTES = {
     "free": "thpwatch_reserved_thp_free_bytes",
     "used": "thpwatch_reserved_thp_used_bytes",
 }
-
-
-def mthp_metric(stat: str) -> str:
-    return f"thpwatch_mthp_{stat}" if stat.startswith("nr_") else f"thpwatch_mthp_{stat}_total"
 
 
 def by_size_and_name(result: list[dict]) -> dict[tuple[str, str], float]:
@@ -51,7 +49,7 @@ def test_patched_fixture_values_reach_prometheus_unchanged(prometheus, thpwatch_
     assert "1048576kB" in sizes  # the PUD THP size of the patched tree
     scraped = by_size_and_name(prom.query('{__name__=~"thpwatch_mthp_.+", mode=""}'))
     expected = {
-        (size, mthp_metric(stat)): float(value)
+        (size, stat_metric("mthp", stat)): float(value)
         for size, d in sizes.items()
         for stat, value in kernelfiles.stats(d).items()
     }
@@ -74,10 +72,10 @@ def test_live_host_per_size_counters_equal_the_kernel_files(prometheus, thpwatch
 
     def read_counters() -> dict[tuple[str, str], int]:
         return {
-            (size, mthp_metric(stat)): value
+            (size, stat_metric("mthp", stat)): value
             for size, d in sizes.items()
             for stat, value in kernelfiles.stats(d).items()
-            if not stat.startswith("nr_")
+            if not is_gauge_stat(stat)
         }
 
     start, before, after = prom.bracketed_scrape("thpwatch", read_counters)

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from thpwatch.catalog import Catalog
+from thpwatch.emitter import Emitter
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.metric import Metric
 from thpwatch.snapshot import Histogram
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent
+from thpwatch.sources.base import SourceAbsent
 from thpwatch.status_metrics import METRICS as STATUS_METRICS
 
 TEST_METRICS = (

@@ -251,9 +251,8 @@ def tree(parent: Path, name: str) -> Path:
 
 def read(root: Path) -> dict[str, dict]:
     """Every source of a Snapshot of root, one by one: state, reason, digest of its samples."""
-    from thpwatch.assembly import all_sources
+    from thpwatch.assembly import SourceOptions, all_sources
     from thpwatch.sampler import run_source
-    from thpwatch.sources.host import SourceOptions
 
     report = {}
     for source in all_sources(root, SourceOptions(bpf=False, process_smaps="on")):

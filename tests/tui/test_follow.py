@@ -65,8 +65,7 @@ def test_follow_keeps_the_process_and_the_cgroups_that_hold_it(tmp_path):
 
 
 def test_following_a_pid_compiles_the_probes_for_it():
-    from thpwatch.assembly import all_sources
-    from thpwatch.sources.host import SourceOptions
+    from thpwatch.assembly import SourceOptions, all_sources
 
     sources = all_sources(Path("/"), SourceOptions(pid=os.getpid(), processes=False))
     (bpf,) = [s for s in sources if s.name == "bpf"]

@@ -11,12 +11,11 @@ from rich.console import Console
 from tui_render import text_of
 from tui_snapshots import patched
 
-from thpwatch.assembly import all_sources
+from thpwatch.assembly import SourceOptions, all_sources
 from thpwatch.catalog import catalog
 from thpwatch.exporter.families import snapshot_families
 from thpwatch.history import LIVE_SOURCES, REFERENCE, not_recorded, snapshot_from_vector
 from thpwatch.snapshot import Histogram, Snapshot, SourceStatus, State
-from thpwatch.sources.host import SourceOptions
 from thpwatch.tui.events import EventLog
 from thpwatch.tui.frame import Frame
 from thpwatch.tui.screen import ViewState, render_screen

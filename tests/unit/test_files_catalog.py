@@ -18,8 +18,7 @@ def test_declared_and_documented_names_resolve_with_their_types():
     assert cat.lookup("thpwatch_vmstat_pgmajfault_total").type == "counter"
     documented = {m.name for m in cat}
     for stat in facts.MTHP_KNOWN_STATS:
-        suffix = "" if stat.startswith("nr_") else "_total"
-        assert f"thpwatch_mthp_{stat}{suffix}" in documented
+        assert files.stat_metric("mthp", stat) in documented
     for stat in facts.VMSTAT_KNOWN_THP:
         assert f"thpwatch_vmstat_{stat}_total" in documented
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from conftest import FIXTURES
 
-from thpwatch.assembly import all_sources
+from thpwatch.assembly import SourceOptions, all_sources
 from thpwatch.sampler import Sampler
 from thpwatch.snapshot import State
-from thpwatch.sources.host import SourceOptions
 
 PATCHED_TREES = ["patched", "patched-unfixed", "patched-overquota"]
 

@@ -11,10 +11,10 @@ import pytest
 from fixturetree import PATCHED, STOCK, tree
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.heldfiles import MAX_VALUE_BYTES, HeldFiles, signature
 from thpwatch.kernel.mthp import MthpReader, read_mthp
 from thpwatch.kernel.thp_settings import read_thp_settings
-from thpwatch.sources.base import KernelFileError
 
 
 def test_a_held_file_is_read_afresh_through_the_same_fd(tmp_path: Path) -> None:

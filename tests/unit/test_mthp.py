@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fixturetree import PATCHED, STOCK, tree
 
-from thpwatch.kernel.mthp import MthpSize, read_mthp
+from thpwatch.kernel import facts
+from thpwatch.kernel.mthp import read_mthp
 from thpwatch.kernel.text import Mode
 
 STOCK_STATS = {
@@ -44,7 +45,7 @@ def test_patched_pud_size_and_values():
 
 
 def test_gauge_rule():
-    assert MthpSize.is_gauge("nr_anon") and not MthpSize.is_gauge("anon_fault_alloc")
+    assert facts.is_gauge_stat("nr_anon") and not facts.is_gauge_stat("anon_fault_alloc")
 
 
 def test_bad_files_are_problems_rest_kept(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from fixturetree import FIXTURES, PATCHED, STOCK, tree
 
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.pagetypeinfo import (
     PageTypeInfo,
     ReserveThpBlocks,
@@ -10,7 +11,6 @@ from thpwatch.kernel.pagetypeinfo import (
     read_pagetypeinfo,
     reserve_thp_blocks,
 )
-from thpwatch.sources.base import KernelFileError
 
 PATCHED_TYPES = (
     "Unmovable",

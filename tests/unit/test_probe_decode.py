@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from thpwatch.catalog import catalog
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.probes.decode import (
     HIST_SLOTS,
@@ -21,7 +22,6 @@ from thpwatch.probes.decode import (
 from thpwatch.probes.errors import errno_name, result_name
 from thpwatch.probes.metrics import LATENCY_BOUNDS
 from thpwatch.snapshot import Histogram
-from thpwatch.sources.base import Emitter
 
 
 def slots(**at: int) -> tuple[int, ...]:

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from thpwatch.assembly import all_sources
+from thpwatch.assembly import SourceOptions, all_sources
 from thpwatch.cli import main
 from thpwatch.probes.specs import DEFAULT_GROUPS, OPT_IN_GROUPS
-from thpwatch.sources.host import SourceOptions
 
 
 def bpf_groups(options: SourceOptions) -> tuple[str, ...]:

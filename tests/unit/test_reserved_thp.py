@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from fixturetree import PATCHED, STOCK, tree
 
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.reserved_thp import ReservedThpPool, read_reserved_thp
-from thpwatch.sources.base import KernelFileError
 
 
 def test_patched_pool_exact():

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from fixturetree import PATCHED, STOCK
 
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.text import Mode, parse_decimal, parse_mode
 from thpwatch.kernel.thp_settings import read_hpage_pmd_size, read_thp_settings
-from thpwatch.sources.base import KernelFileError
 
 
 def test_stock_settings_exact():

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from fixturetree import PATCHED, STOCK, tree
 
-from thpwatch.kernel.vmstat import is_gauge, is_watched, read_vmstat
-from thpwatch.sources.base import KernelFileError
+from thpwatch.kernel.errors import KernelFileError
+from thpwatch.kernel.facts import is_gauge_stat
+from thpwatch.kernel.vmstat import is_watched, read_vmstat
 
 
 def test_patched_values():
@@ -31,7 +32,8 @@ def test_selection_and_kinds():
         is_watched("thp_future_counter") and is_watched("compact_stall") and is_watched("pgfault")
     )
     assert not is_watched("nr_free_pages") and not is_watched("pgalloc_normal")
-    assert is_gauge("nr_anon_transparent_hugepages") and not is_gauge("thp_fault_alloc")
+    assert is_gauge_stat("nr_anon_transparent_hugepages")
+    assert not is_gauge_stat("thp_fault_alloc")
 
 
 def test_garbage_lines_reported_rest_kept(tmp_path):

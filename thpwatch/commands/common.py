@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
+from thpwatch.assembly import SourceOptions
 from thpwatch.sampler import Sampler
 from thpwatch.snapshot import Snapshot, SourceStatus, State
-from thpwatch.sources.host import SourceOptions
 
 EXIT_OK = 0  # every source read, or absent because the kernel lacks it
 EXIT_FAILED = 1  # a source or probe failed (malformed file, compile error, ...)
@@ -61,7 +61,7 @@ def enable_probe_option(**kw):  # type: ignore[no-untyped-def]
 
 
 def source_options(command):  # type: ignore[no-untyped-def]
-    """The options choosing which host sources run (see thpwatch.sources.host.SourceOptions)."""
+    """The options choosing which host sources run (see thpwatch.assembly.SourceOptions)."""
     options = (
         click.option("--no-bpf", is_flag=True, help="Do not load BPF programs."),
         enable_probe_option(),

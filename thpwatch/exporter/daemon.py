@@ -8,13 +8,12 @@ from pathlib import Path
 
 import click
 
-from thpwatch.assembly import all_sources
+from thpwatch.assembly import SourceOptions, all_sources
 from thpwatch.commands.common import enable_probe_option, say_loading_bpf
 from thpwatch.exporter.lifecycle import Daemon, Settings
 from thpwatch.exporter.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from thpwatch.exporter.server import ServeError
 from thpwatch.exporter.textfile import TextfileError
-from thpwatch.sources.host import SourceOptions
 
 log = logging.getLogger("thpwatch")
 

@@ -16,14 +16,9 @@ from thpwatch.catalog import Catalog
 from thpwatch.kernel.text import MAX_LABEL_CHARS, label_text
 from thpwatch.metric import Metric
 from thpwatch.snapshot import Histogram, Sample, Snapshot, SourceStatus, State
+from thpwatch.status_metrics import SOURCE_DURATION, SOURCE_STATE, STATE_METRICS
 
 log = logging.getLogger(__name__)
-
-STATE_METRIC = {
-    "source": ("thpwatch_source_state", "source"),
-    "probe": ("thpwatch_probe_state", "probe"),
-}
-DURATION_METRIC = "thpwatch_source_duration_seconds"
 
 
 def snapshot_families(snapshot: Snapshot, catalog: Catalog) -> list[Family]:
@@ -35,15 +30,15 @@ def snapshot_families(snapshot: Snapshot, catalog: Catalog) -> list[Family]:
 def status_samples(statuses: Iterable[SourceStatus]) -> Iterator[Sample]:
     """One 0/1 series per possible state, so a state change is a value change, not a new series."""
     for st in statuses:
-        metric, label = STATE_METRIC.get(st.kind, STATE_METRIC["source"])
+        metric = STATE_METRICS.get(st.kind, SOURCE_STATE)
         for state in State:
             yield Sample(
-                metric,
-                ((label, st.name), ("state", state.value)),
+                metric.name,
+                ((metric.labels[0], st.name), ("state", state.value)),
                 1.0 if st.state is state else 0.0,
             )
         if st.kind == "source":
-            yield Sample(DURATION_METRIC, (("source", st.name),), st.duration_seconds)
+            yield Sample(SOURCE_DURATION.name, (("source", st.name),), st.duration_seconds)
 
 
 def render_samples(samples: Iterable[Sample], catalog: Catalog) -> Iterator[Family]:

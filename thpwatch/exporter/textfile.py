@@ -21,8 +21,8 @@ import secrets
 import time
 from pathlib import Path
 
+from thpwatch.emitter import Emitter
 from thpwatch.metric import Metric
-from thpwatch.sources.base import Emitter
 
 log = logging.getLogger(__name__)
 

@@ -154,9 +154,6 @@ class Btf:
         """Number of types (ids 1..len)."""
         return len(self._types) - 1
 
-    def function_names(self) -> set[str]:
-        return set(self._funcs)
-
     def functions(self, name: str) -> list[FuncProto]:
         """Every FUNC named `name` (usually one) with its prototype; [] if there is none."""
         return [self._proto(name, self._type(fid).ref) for fid in self._funcs.get(name, [])]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.text import read_text
-from thpwatch.sources.base import KernelFileError
 
 _ULONG = 1 << 64  # the kernel's parsers wrap silently on overflow
 

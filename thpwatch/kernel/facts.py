@@ -1,9 +1,9 @@
 """Every kernel name and constant thpwatch relies on, each stated exactly once.
 
 Paths are relative to a root directory ("/" in production, a fixture tree in tests): join them
-with `root / PATH`. The source of each fact is /work/shared/KERNEL-INTERFACES.md (section in
-brackets) and the seed patches it cites; a later revision of a series should change one line
-here and nothing else.
+with `root / PATH`. Why each fact holds is in docs/kernel-facts.md: [§pud-thp] cites its
+section docs/kernel-facts.md#pud-thp. A later revision of a series should change one line here
+and one there, nothing else.
 """
 
 from __future__ import annotations
@@ -11,15 +11,27 @@ from __future__ import annotations
 import mmap
 import re
 
-# --- sizes -----------------------------------------------------------------------------------
+# --- sizes ----------------------------------------------------------------------------------------
 
 PAGE_SIZE = mmap.PAGESIZE  # base page size of the running machine (fixtures are x86-64: 4096)
 PTE_TABLE_BYTES = 4096  # one PTE page table (x86-64)
-# A PUD THP pre-deposits 1 PMD table + 512 PTE tables [§2].
+# A PUD THP pre-deposits 1 PMD table + 512 PTE tables [§pud-thp].
 PUD_THP_DEPOSITED_TABLES = 513
-PUD_THP_SIZE_DIR = "hugepages-1048576kB"  # exists only with the PUD THP series [§2]
+PUD_THP_SIZE_DIR = "hugepages-1048576kB"  # exists only with the PUD THP series [§pud-thp]
 
-# --- sysfs [§1, §2, §5] ----------------------------------------------------------------------
+# --- counters and gauges --------------------------------------------------------------------------
+
+# /proc/vmstat lines and mTHP stats/ files named nr_* are current values (gauges); every other
+# one counts events since boot.
+GAUGE_PREFIX = "nr_"
+
+
+def is_gauge_stat(name: str) -> bool:
+    """A vmstat line or mTHP stat file that holds a current value rather than an event count."""
+    return name.startswith(GAUGE_PREFIX)
+
+
+# --- sysfs [§reserved-thp, §pud-thp, §baseline] ---------------------------------------------------
 
 SYSFS_MM = "sys/kernel/mm"
 THP_DIR = f"{SYSFS_MM}/transparent_hugepage"
@@ -33,7 +45,6 @@ MTHP_SIZE_DIR = re.compile(r"hugepages-(?P<kb>\d+)kB")
 MTHP_ENABLED = "enabled"
 MTHP_SHMEM_ENABLED = "shmem_enabled"
 MTHP_STATS_DIR = "stats"
-MTHP_GAUGE_PREFIX = "nr_"  # nr_* stat files are gauges, all others counters
 # Stat file names documented for current kernels (6.12..6.18); new ones are discovered.
 MTHP_KNOWN_STATS = (
     "anon_fault_alloc",
@@ -65,12 +76,10 @@ THP_SHMEM_ENABLED = "shmem_enabled"
 KHUGEPAGED_DIR = "khugepaged"  # every file in it is one decimal number
 KHUGEPAGED_COUNTERS = ("pages_collapsed", "full_scans")  # the rest are tunables
 
-# Mode files print every choice with the current one in brackets: "always [madvise] never".
-THP_MODES = ("always", "inherit", "madvise", "never")
-SHMEM_MODES = ("always", "within_size", "advise", "never", "deny", "force", "inherit")
-DEFRAG_MODES = ("always", "defer", "defer+madvise", "madvise", "never")
+# Mode files print every choice with the current one in brackets: "always [madvise] never";
+# the choices differ between kernels and files, so they are read, never listed.
 
-# --- procfs [§1, §5] -------------------------------------------------------------------------
+# --- procfs [§reserved-thp, §baseline] ------------------------------------------------------------
 
 PROC_VMSTAT = "proc/vmstat"
 PROC_MEMINFO = "proc/meminfo"
@@ -80,7 +89,6 @@ PROC_CMDLINE = "proc/cmdline"
 # /proc/vmstat: every name with these prefixes is read (discovered), plus the listed names.
 VMSTAT_PREFIXES = ("thp_", "compact_")
 VMSTAT_NAMES = ("pgfault", "pgmajfault", "pswpin", "pswpout", "nr_anon_transparent_hugepages")
-VMSTAT_GAUGE_PREFIX = "nr_"  # nr_* are current values, the rest event counters
 VMSTAT_ANON_THPS = "nr_anon_transparent_hugepages"  # PMD-mapped anon THPs, in PMD-THP units
 VMSTAT_THP_SPLIT_PMD = "thp_split_pmd"
 VMSTAT_THP_SPLIT_PUD = "thp_split_pud"
@@ -150,13 +158,14 @@ PAGETYPEINFO_FREE_ROW = re.compile(
 PAGETYPEINFO_BLOCKS_ROW = re.compile(
     r"Node\s+(?P<node>\d+),\s+zone\s+(?P<zone>\S+)\s+(?P<counts>.*)"
 )
-# Reserved THP's migratetype name; its index is config-dependent: never hard-code it [§1].
+# Reserved THP's migratetype name; its index depends on the config: never hard-code it
+# [§reserved-thp].
 MIGRATETYPE_RESERVED_THP = "ReserveTHP"
 # Anonymous and file THPs are allocated movable (reserved THPs from ReserveTHP); order-9
 # allocations of other types are the kernel's own (kmalloc_large, ...), not THPs.
 MIGRATETYPE_MOVABLE = "Movable"
 
-# --- boot parameters [§1, seed 001 mm/reserved_thp.c] ----------------------------------------
+# --- boot parameters [§reserved-thp] --------------------------------------------------------------
 
 CMDLINE_RESERVED_SIZE = "thp_reserved_size"  # memparse(); only HPAGE_PMD_SIZE accepted
 CMDLINE_RESERVED_NR = "thp_reserved_nr"  # sscanf("%lu%n") with nothing after the digits
@@ -164,7 +173,7 @@ CMDLINE_END_OF_PARAMS = "--"  # parse_args() stops here; the rest goes to init
 # memparse() suffixes: each multiplies by 1024 per step below it.
 MEMPARSE_SHIFTS = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 
-# --- kernel log lines [§1] (printk format -> regex) -------------------------------------------
+# --- kernel log lines [§reserved-thp] (printk format -> regex) ------------------------------------
 
 KMSG_RESERVED_BOOT = re.compile(
     r"reserved (?P<reserved>\d+)/(?P<requested>\d+) PMD THP pageblocks"
@@ -175,27 +184,22 @@ KMSG_UNSUPPORTED_SIZE = re.compile(
 )
 KMSG_INVALID_NR = re.compile(r"invalid thp_reserved_nr=(?P<value>\S*)")
 KMSG_OOM_LEAKED = re.compile(r"VM_FAULT_OOM leaked out to the #PF handler")
-# show_mem (OOM reports, sysrq-m), per zone: " reserved_thp:%luKB free_reserved_thp:%luKB"
-SHOW_MEM_RESERVED_THP = re.compile(
-    r"reserved_thp:(?P<reserved_kb>\d+)KB free_reserved_thp:(?P<free_kb>\d+)KB"
-)
 
-# --- per process [§1, §3, §5] ----------------------------------------------------------------
+# --- per process [§reserved-thp, §lazy-pte, §baseline] --------------------------------------------
 
-PROC_PID_SMAPS = "smaps"  # walks page tables: splits PUD THPs on the RFC as posted [§2]
+PROC_PID_SMAPS = "smaps"  # walks page tables: splits PUD THPs on the RFC as posted [§pud-thp]
 PROC_PID_STATUS = "status"  # does not walk
 SMAPS_VMFLAGS = "VmFlags"
 SMAPS_ANON_HUGE = "AnonHugePages"
 VMFLAG_RESERVED_THP = "rt"  # VM_RESERVED_THP
 VMFLAG_HUGEPAGE = "hg"  # MADV_HUGEPAGE
-VMFLAG_NOHUGEPAGE = "nh"  # MADV_NOHUGEPAGE
 STATUS_VMPTE = "VmPTE"
 
-# cgroup memory.stat THP keys: v2, and the v1 memory controller's only THP fields [§6].
+# cgroup memory.stat THP keys: v2, and the v1 memory controller's only THP fields [§cgroups].
 CGROUP2_MEMSTAT_THP = ("anon_thp", "file_thp", "shmem_thp", "thp_fault_alloc", "thp_collapse_alloc")
-CGROUP1_MEMSTAT_THP = ("rss_huge", "total_rss_huge")
+CGROUP1_MEMSTAT_THP = ("total_rss_huge", "rss_huge")
 
-# --- madvise, GFP, migratetypes, fault codes [§1, §5] -----------------------------------------
+# --- madvise, GFP, migratetypes, fault codes [§reserved-thp, §baseline] ---------------------------
 
 MADV_HUGEPAGE = 14
 MADV_NOHUGEPAGE = 15
@@ -214,6 +218,8 @@ MADV_NAMES = {
 
 GFP_RESERVED_THP = 0x200  # __GFP_RESERVED_THP, bit 9, seen in kmem:mm_page_alloc gfp_flags
 PMD_ORDER = 9  # x86-64 with 4 KiB pages: order of a PMD THP allocation
+PMD_THP_BYTES = PAGE_SIZE << PMD_ORDER  # one PMD THP (2 MiB on x86-64)
+PMD_THP_SIZE = f"{PMD_THP_BYTES // 1024}kB"  # its mTHP size: the size label, hugepages-<size>
 PUD_ORDER = 18
 # Largest buddy-allocator order (MAX_PAGE_ORDER, x86-64). Larger folios (PUD THPs) come from
 # alloc_contig_range and never show in kmem:mm_page_alloc.
@@ -229,12 +235,11 @@ VM_FAULT_SIGSEGV = 0x000040
 VM_FAULT_RETRY = 0x000400
 VM_FAULT_FALLBACK = 0x000800
 
-# --- kernel functions [§1-§5] ----------------------------------------------------------------
+# --- kernel functions [§reserved-thp, §pud-thp, §lazy-pte, §pmd-swap, §baseline] ------------------
 
 FN_HANDLE_MM_FAULT = "handle_mm_fault"
 FN_DO_HUGE_PMD_ANON = "do_huge_pmd_anonymous_page"
 FN_DO_HUGE_PUD_ANON = "do_huge_pud_anonymous_page"  # PUD THP series
-FN_DO_HUGE_PUD_WP = "do_huge_pud_wp_page"  # PUD THP series
 FN_DO_HUGE_PMD_SWAP = "do_huge_pmd_swap_page"  # PMD swap series
 FN_DO_SWAP_PAGE = "do_swap_page"
 FN_SPLIT_HUGE_PMD = "__split_huge_pmd"
@@ -242,55 +247,47 @@ FN_SPLIT_HUGE_PUD = "__split_huge_pud"
 FN_SPLIT_HUGE_PAGE = "split_huge_page_to_list_to_order"  # (page, list, new_order) -> int, 6.8+
 FN_SPLIT_HUGE_PAGE_OLD = "split_huge_page_to_list"  # (page, list) -> int, before 6.8 (6.1)
 FN_SPLIT_HUGE_PMD_LOCKED = "split_huge_pmd_locked"
-FN_SPLIT_HUGE_PUD_LOCKED = "split_huge_pud_locked"  # PUD THP series
-FN_COPY_HUGE_PUD = "copy_huge_pud"
-FN_ZAP_HUGE_PUD = "zap_huge_pud"
 FN_RESERVED_THP_CHARGE = "reserved_thp_charge"  # int (0 or -ENOMEM); Reserved THP series
 FN_RESERVED_THP_UNCHARGE = "reserved_thp_uncharge"  # void
-FN_RESERVED_THP_PAGEBLOCKS = "reserved_thp_pageblocks"  # boot only
 FN_SWAPIN_ALLOC_PMD_FOLIO = "swapin_alloc_pmd_folio"  # PMD swap series; NULL = failure
 
 # Lazy PTE detection: the series adds this parameter to split_huge_pmd_locked (and the
-# __ variant). Detect it by name/type in BTF, never by counting parameters [§3].
+# __ variant). Detect it by name/type in BTF, never by counting parameters [§lazy-pte].
 LAZY_PTE_PARAM_NAME = "pgtable"
 LAZY_PTE_PARAM_TYPE = "pgtable_t"
+# The prototypes that gain it (the __ variant is static, often inlined).
 LAZY_PTE_FUNCTIONS = (FN_SPLIT_HUGE_PMD_LOCKED, "__split_huge_pmd_locked")
 
-# --- tracepoints [§5] (subsystem, event) -----------------------------------------------------
+# --- tracepoints [§baseline] (subsystem, event) ---------------------------------------------------
 
 TP_MM_PAGE_ALLOC = ("kmem", "mm_page_alloc")  # pfn, order, gfp_flags, migratetype
-TP_MM_PAGE_ALLOC_EXTFRAG = ("kmem", "mm_page_alloc_extfrag")
-TP_PAGE_FAULT_USER = ("exceptions", "page_fault_user")  # x86
 TP_SYS_ENTER_MADVISE = ("syscalls", "sys_enter_madvise")  # start, len_in, behavior
 TP_SYS_EXIT_MADVISE = ("syscalls", "sys_exit_madvise")  # ret
 TP_COLLAPSE_HUGE_PAGE = ("huge_memory", "mm_collapse_huge_page")  # mm, isolated, status
-TP_SET_MIGRATION_PMD = ("thp", "set_migration_pmd")
-TP_REMOVE_MIGRATION_PMD = ("thp", "remove_migration_pmd")
 TP_MIGRATE_PAGES = ("migrate", "mm_migrate_pages")
 TP_DIRECT_RECLAIM_BEGIN = ("vmscan", "mm_vmscan_direct_reclaim_begin")
 TP_DIRECT_RECLAIM_END = ("vmscan", "mm_vmscan_direct_reclaim_end")
 TP_COMPACTION_BEGIN = ("compaction", "mm_compaction_begin")
 TP_COMPACTION_END = ("compaction", "mm_compaction_end")
 
-# --- feature detection [§1-§4] ---------------------------------------------------------------
+# --- feature detection [§reserved-thp, §pud-thp, §lazy-pte, §pmd-swap] ----------------------------
 
 SYS_BTF_VMLINUX = "sys/kernel/btf/vmlinux"
 PROC_KALLSYMS = "proc/kallsyms"
 PROC_OSRELEASE = "proc/sys/kernel/osrelease"
 TRACEFS = "sys/kernel/tracing"
+DEBUGFS_TRACING = "sys/kernel/debug/tracing"  # where tracefs also appears on older setups
 
-# --- detect: feature evidence, per-process scan, cgroups, kernel log --------------------------
+# --- detect: feature evidence, per-process scan, cgroups, kernel log ------------------------------
 
-PROC_OSRELEASE = "proc/sys/kernel/osrelease"
-# Lazy PTE: the prototypes that gain LAZY_PTE_PARAM_* (the __ variant is static, often inlined).
-LAZY_PTE_FUNCTIONS = (FN_SPLIT_HUGE_PMD_LOCKED, "__split_huge_pmd_locked")
 # smaps pud_entry added by the shared PUD port (not by the posted RFC): with it, reading smaps
-# accounts a PUD THP instead of splitting it [§2].
+# accounts a PUD THP instead of splitting it [§pud-thp].
 FN_SMAPS_PUD_WALKER = "smaps_pud_range"
 STATUS_RSS_ANON = "RssAnon"
 DEV_KMSG = "dev/kmsg"
 CGROUP_ROOT = "sys/fs/cgroup"
-CGROUP1_MEMORY = "sys/fs/cgroup/memory"  # v1 memory controller (hybrid hosts) [§6]
+CGROUP1_MEMORY = "sys/fs/cgroup/memory"  # v1 memory controller (hybrid hosts) [§cgroups]
 CGROUP_MEMSTAT = "memory.stat"
 CGROUP2_CONTROLLERS = "cgroup.controllers"  # lists "memory" where v2 has the controller
-CGROUP2_UNIFIED = "unified"  # the v2 mount inside sys/fs/cgroup on v1/v2 hybrid hosts [§6]
+# the v2 mount inside sys/fs/cgroup on v1/v2 hybrid hosts [§cgroups]
+CGROUP2_UNIFIED = "unified"

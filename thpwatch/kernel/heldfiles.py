@@ -20,8 +20,8 @@ import threading
 import weakref
 from pathlib import Path
 
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.text import MAX_VALUE_BYTES, open_checked, read_required
-from thpwatch.sources.base import KernelFileError
 
 
 def signature(directory: Path) -> tuple[int, int, int]:

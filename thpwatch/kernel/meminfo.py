@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.text import KeyValues, parse_int, parse_lines, read_text
-from thpwatch.sources.base import KernelFileError
 
 _LINE = re.compile(r"(?P<name>[A-Za-z0-9_()]+):\s+(?P<value>-?\d+)(?P<kb> kB)?")
 

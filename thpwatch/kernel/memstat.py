@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.text import parse_int, shown
-from thpwatch.sources.base import KernelFileError
 
 
 def parse_memory_stat(text: str, origin: str) -> dict[str, int]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.heldfiles import HeldFiles, signature
 from thpwatch.kernel.text import Mode, is_metric_word, parse_decimal, parse_mode, read_required
-from thpwatch.sources.base import KernelFileError
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,6 @@ class MthpSize:
 
     def stat(self, name: str) -> int | None:
         return dict(self.stats).get(name)
-
-    @staticmethod
-    def is_gauge(stat: str) -> bool:
-        """nr_* files are current values (gauges); every other stat file counts events."""
-        return stat.startswith(facts.MTHP_GAUGE_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.text import parse_int, read_text, shown
-from thpwatch.sources.base import KernelFileError
 
 MAX_LINE_CHARS = 4096  # a row has one count per order (11) or migratetype (~8)
 

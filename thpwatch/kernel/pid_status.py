@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.text import U64_MAX, label_text, shown
-from thpwatch.sources.base import KernelFileError
 
 _KB_VALUE = re.compile(r"^\s*(?P<kb>\d+) kB\s*$")
 

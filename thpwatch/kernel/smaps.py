@@ -1,7 +1,8 @@
 """/proc/<pid>/smaps, summarised per process: THP bytes and the VMAs marked rt / hg.
 
 Reading smaps walks the process's page tables; on kernels with the PUD THP RFC as posted that
-walk splits every 1 GiB THP (KERNEL-INTERFACES §2). Callers decide whether to read it at all.
+walk splits every 1 GiB THP (docs/kernel-facts.md#pud-thp). Callers decide whether to read it
+at all.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.pid_status import kb_field_bytes
 from thpwatch.kernel.text import shown
-from thpwatch.sources.base import KernelFileError
 
 # "7f12a0000000-7f12c0000000 rw-p 00000000 00:00 0    [heap]"
 _VMA_HEADER = re.compile(r"^(?P<start>[0-9a-f]{1,16})-(?P<end>[0-9a-f]{1,16}) ")

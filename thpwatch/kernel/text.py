@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from thpwatch.sources.base import KernelFileError
+from thpwatch.kernel.errors import KernelFileError
 
 MAX_FILE_BYTES = 16 << 20  # /proc/kallsyms of a big kernel is ~10 MiB; sysfs files are a page
 MAX_VALUE_BYTES = 4096  # a sysfs attribute is at most one page (sysfs_emit)

@@ -1,8 +1,9 @@
 """Measure what a PMD THP fault adds to this process's page tables (VmPTE).
 
 Kernels that deposit a PTE table with every anonymous PMD THP grow VmPTE by 4 KiB per THP; with
-the lazy-PTE series they do not (KERNEL-INTERFACES §3: 64 THPs, +256 KiB vs +0). This faults a
-few THPs in this very process, so it only describes the running kernel, and frees them again.
+the lazy-PTE series they do not (docs/kernel-facts.md#lazy-pte: 64 THPs, +256 KiB vs +0).
+This faults a few THPs in this very process, so it only describes the running kernel, and frees
+them again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 from thpwatch.kernel import facts
 from thpwatch.kernel.pid_status import kb_field_bytes
 
-PMD_SIZE = 2 << 20  # x86-64
 PROC_SELF = Path("/proc/self")
 
 
@@ -45,7 +45,9 @@ def _reading() -> tuple[int, int]:
 def measure_vmpte_growth(thps: int = 32) -> VmpteGrowth:
     """Fault up to `thps` MADV_HUGEPAGE THPs and report VmPTE growth. Raises OSError."""
     vmpte_before, huge_before = _reading()
-    region = mmap.mmap(-1, (thps + 1) * PMD_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    region = mmap.mmap(
+        -1, (thps + 1) * facts.PMD_THP_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    )
     try:
         region.madvise(mmap.MADV_HUGEPAGE)
         for offset in range(0, len(region), mmap.PAGESIZE):
@@ -53,4 +55,6 @@ def measure_vmpte_growth(thps: int = 32) -> VmpteGrowth:
         vmpte_after, huge_after = _reading()
     finally:
         region.close()
-    return VmpteGrowth((huge_after - huge_before) // PMD_SIZE, vmpte_after - vmpte_before)
+    return VmpteGrowth(
+        (huge_after - huge_before) // facts.PMD_THP_BYTES, vmpte_after - vmpte_before
+    )

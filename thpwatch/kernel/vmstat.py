@@ -13,7 +13,7 @@ _LINE = re.compile(r"(?P<name>[a-z0-9_]+) (?P<value>-?\d+)")
 
 def _value(where: str, m: re.Match[str]) -> int:
     # Some nr_* gauges dip below 0 (per-CPU deltas); an event counter never does.
-    return parse_int(where, m["value"], signed=is_gauge(m["name"]))
+    return parse_int(where, m["value"], signed=facts.is_gauge_stat(m["name"]))
 
 
 def parse_vmstat(path: Path | str, text: str) -> KeyValues:
@@ -23,11 +23,6 @@ def parse_vmstat(path: Path | str, text: str) -> KeyValues:
 def read_vmstat(root: Path) -> KeyValues:
     path = root / facts.PROC_VMSTAT
     return parse_vmstat(path, read_text(path))
-
-
-def is_gauge(name: str) -> bool:
-    """nr_* lines are current values; every other vmstat line counts events since boot."""
-    return name.startswith(facts.VMSTAT_GAUGE_PREFIX)
 
 
 def is_watched(name: str) -> bool:

@@ -21,7 +21,7 @@ from thpwatch.kernel.text import KeyValues
 from thpwatch.kernel.vmstat import read_vmstat
 from thpwatch.probes.decode import FAULTS, SPLITS, RawMaps
 
-PMD_SIZE = f"{(facts.PAGE_SIZE << facts.PMD_ORDER) // 1024}kB"
+PMD_SIZE = facts.PMD_THP_SIZE
 PUD_SIZE = f"{(facts.PAGE_SIZE << facts.PUD_ORDER) // 1024}kB"
 
 KernelCounts = dict[str, int]  # "vmstat:<name>" and "mthp:<size>:<stat>"

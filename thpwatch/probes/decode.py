@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.kernel.text import label_text
 from thpwatch.probes.bpfsys import BpfMap
@@ -26,7 +27,6 @@ from thpwatch.probes.metrics import (
     SPLITS,
 )
 from thpwatch.snapshot import Histogram, labels_of
-from thpwatch.sources.base import Emitter
 
 HIST_SLOTS = 63  # THPW_HIST_SLOTS: slot s counts ns values in [2^s, 2^(s+1))
 STALLS = ("direct_reclaim", "compaction")  # stall_hist index -> probe

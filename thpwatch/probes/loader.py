@@ -48,11 +48,6 @@ def tracepoint_define(tp: str) -> str:
     return "-DTHPW_HAVE_" + tp.replace(":", "__")
 
 
-def kfunc_names(fn: str) -> tuple[str, str]:
-    """bcc program names of a function's entry and exit programs, per method."""
-    return f"kfunc__{fn}", f"kretfunc__{fn}"
-
-
 def common_cflags(groups: Iterable[str], pid: int | None, bpf_dir: Path) -> list[str]:
     madv = "||".join(f"((b)=={n})" for n in THP_ADVICE)
     flags = [

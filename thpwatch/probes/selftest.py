@@ -16,6 +16,7 @@ from pathlib import Path
 
 from thpwatch import workload
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.pagetypeinfo import read_pagetypeinfo
 from thpwatch.probes.crosscheck import (
     PMD_THP_ALLOCS,
@@ -31,7 +32,6 @@ from thpwatch.probes.decode import RawMaps, read_maps
 from thpwatch.probes.errors import result_name
 from thpwatch.probes.loader import ProbeSet
 from thpwatch.snapshot import State
-from thpwatch.sources.base import KernelFileError
 
 SYSTEM_GROUPS = ("alloc", "khugepaged", "faults", "swapin", "splits")
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.kernel.pagetypeinfo import read_pagetypeinfo
 from thpwatch.probes.crosscheck import (
@@ -21,7 +22,7 @@ from thpwatch.probes.loader import ProbeSet
 from thpwatch.probes.specs import DEFAULT_GROUPS, tracepoint
 from thpwatch.probes.tracefs import event_dir, tracefs_root
 from thpwatch.snapshot import SourceStatus, State, labels_of
-from thpwatch.sources.base import Emitter, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import SourceAbsent, SourceBlocked
 
 
 class BpfSource:

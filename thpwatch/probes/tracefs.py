@@ -7,8 +7,10 @@ import re
 import subprocess
 from pathlib import Path
 
-TRACEFS = Path("/sys/kernel/tracing")
-DEBUGFS_TRACING = Path("/sys/kernel/debug/tracing")
+from thpwatch.kernel import facts
+
+TRACEFS = Path("/") / facts.TRACEFS
+DEBUGFS_TRACING = Path("/") / facts.DEBUGFS_TRACING
 
 
 class TracefsUnavailable(Exception):

@@ -2,7 +2,7 @@
 
 Hosts are pure v2 (memory.stat: anon_thp, file_thp, shmem_thp, thp_fault_alloc,
 thp_collapse_alloc) or a v1/v2 hybrid whose memory controller is v1 (memory.stat: rss_huge,
-total_rss_huge) [KERNEL-INTERFACES §6]. Both are read where present. The walk is bounded and
+total_rss_huge) [docs/kernel-facts.md#cgroups]. Both are read where present. The walk is bounded and
 emits the top N cgroups by THP memory. v2 values and v1 total_* include descendants.
 """
 
@@ -13,48 +13,50 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.memstat import parse_memory_stat
 from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_text
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import SourceAbsent, SourceBlocked
 
-# memory.stat key -> metric; the first key of each hierarchy ranks its cgroups.
-V2_METRICS = {
-    "anon_thp": Metric(
+# memory.stat key -> metric, keys in the order of facts; the first ranks its hierarchy's cgroups.
+V2_METRICS = dict(zip(facts.CGROUP2_MEMSTAT_THP, (  # key i -> metric i
+    Metric(
         "thpwatch_cgroup_anon_thp_bytes", "gauge", "Anonymous THP memory (cgroup v2 anon_thp).",
         ("cgroup",), "bytes",
     ),
-    "file_thp": Metric(
+    Metric(
         "thpwatch_cgroup_file_thp_bytes", "gauge", "File THP memory (cgroup v2 file_thp).",
         ("cgroup",), "bytes",
     ),
-    "shmem_thp": Metric(
+    Metric(
         "thpwatch_cgroup_shmem_thp_bytes", "gauge", "Shmem THP memory (cgroup v2 shmem_thp).",
         ("cgroup",), "bytes",
     ),
-    "thp_fault_alloc": Metric(
+    Metric(
         "thpwatch_cgroup_thp_fault_alloc_total", "counter",
         "THPs allocated at page fault (cgroup v2 thp_fault_alloc).", ("cgroup",),
     ),
-    "thp_collapse_alloc": Metric(
+    Metric(
         "thpwatch_cgroup_thp_collapse_alloc_total", "counter",
         "THPs allocated by khugepaged collapse (cgroup v2 thp_collapse_alloc).", ("cgroup",),
     ),
-}  # fmt: skip
-V1_METRICS = {
-    "total_rss_huge": Metric(
+), strict=True))  # fmt: skip
+V1_METRICS = dict(zip(facts.CGROUP1_MEMSTAT_THP, (  # key i -> metric i
+    Metric(
         "thpwatch_cgroup_v1_total_rss_huge_bytes", "gauge",
         "Anonymous THP memory of the cgroup and its descendants (cgroup v1 total_rss_huge).",
         ("cgroup",), "bytes",
     ),
-    "rss_huge": Metric(
+    Metric(
         "thpwatch_cgroup_v1_rss_huge_bytes", "gauge",
         "Anonymous THP memory charged to the cgroup itself (cgroup v1 rss_huge).",
         ("cgroup",), "bytes",
     ),
-}  # fmt: skip
+), strict=True))  # fmt: skip
 METRICS = (
     *V2_METRICS.values(),
     *V1_METRICS.values(),

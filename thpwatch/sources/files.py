@@ -9,21 +9,21 @@ line or stat file is a problem of that source: its other samples are still emitt
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.kernel.cmdline import read_cmdline
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.heldfiles import HeldFiles
 from thpwatch.kernel.meminfo import read_meminfo
 from thpwatch.kernel.pagetypeinfo import reserve_thp_blocks
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.kernel.text import Mode
 from thpwatch.kernel.thp_settings import read_thp_settings
-from thpwatch.kernel.vmstat import is_gauge, is_watched
+from thpwatch.kernel.vmstat import is_watched
 from thpwatch.metric import DiscoveredFamily, Metric
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import SourceAbsent, kernel_files
 
 
 def _gauge(name: str, help: str, labels: tuple[str, ...] = (), unit: str = "") -> Metric:
@@ -38,6 +38,16 @@ def _counter(name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
 _MEMINFO_WORDS = {"SecPageTables": "secondary_page_tables"}
 
 
+def stat_metric(family: str, stat: str) -> str:
+    """The metric of a vmstat line or mTHP stat file: thpwatch_mthp_nr_anon (a gauge),
+    thpwatch_mthp_anon_fault_alloc_total (a counter)."""
+    return (
+        f"thpwatch_{family}_{stat}"
+        if facts.is_gauge_stat(stat)
+        else f"thpwatch_{family}_{stat}_total"
+    )
+
+
 def _snake(field: str) -> str:
     """meminfo field to metric word: AnonHugePages -> anon_huge_pages."""
     if field in _MEMINFO_WORDS:
@@ -46,8 +56,12 @@ def _snake(field: str) -> str:
 
 
 MEMINFO_METRICS = {f: f"thpwatch_meminfo_{_snake(f)}_bytes" for f in facts.MEMINFO_KB_FIELDS}
-VMSTAT_COUNTED = (*facts.VMSTAT_KNOWN_THP, *facts.VMSTAT_KNOWN_COMPACT, "pgfault", "pgmajfault")
-VMSTAT_COUNTED += ("pswpin", "pswpout")
+_VMSTAT_COUNTER_NAMES = tuple(n for n in facts.VMSTAT_NAMES if not facts.is_gauge_stat(n))
+VMSTAT_COUNTED = (*facts.VMSTAT_KNOWN_THP, *facts.VMSTAT_KNOWN_COMPACT, *_VMSTAT_COUNTER_NAMES)
+# the vmstat lines is_watched() reads that are counters, as a regex alternation
+_VMSTAT_COUNTER = "|".join(
+    [*(f"{re.escape(p)}[a-z0-9_]+" for p in facts.VMSTAT_PREFIXES), *_VMSTAT_COUNTER_NAMES]
+)
 
 METRICS = (
     _gauge("thpwatch_reserved_thp_pool_hpages", "Reserved THP pool size (total_hpages)."),
@@ -142,39 +156,25 @@ METRICS = (
 
 DISCOVERED = (
     DiscoveredFamily(
-        re.compile(r"thpwatch_mthp_(?P<stat>(?!nr_)[a-z0-9_]+)_total"),
+        re.compile(rf"thpwatch_mthp_(?P<stat>(?!{facts.GAUGE_PREFIX})[a-z0-9_]+)_total"),
         lambda stat: _counter(
             f"thpwatch_mthp_{stat}_total", f"Per-size THP event count (stats/{stat}).", ("size",)
         ),
-        tuple(s for s in facts.MTHP_KNOWN_STATS if not s.startswith(facts.MTHP_GAUGE_PREFIX)),
+        tuple(s for s in facts.MTHP_KNOWN_STATS if not facts.is_gauge_stat(s)),
     ),
     DiscoveredFamily(
-        re.compile(r"thpwatch_mthp_(?P<stat>nr_[a-z0-9_]+)(?<!_total)"),
+        re.compile(rf"thpwatch_mthp_(?P<stat>{facts.GAUGE_PREFIX}[a-z0-9_]+)(?<!_total)"),
         lambda stat: _gauge(
             f"thpwatch_mthp_{stat}", f"Per-size THP current count (stats/{stat}).", ("size",)
         ),
-        tuple(s for s in facts.MTHP_KNOWN_STATS if s.startswith(facts.MTHP_GAUGE_PREFIX)),
+        tuple(s for s in facts.MTHP_KNOWN_STATS if facts.is_gauge_stat(s)),
     ),
     DiscoveredFamily(
-        re.compile(
-            r"thpwatch_vmstat_(?P<stat>(?:thp|compact)_[a-z0-9_]+|pgfault|pgmajfault|pswpin|pswpout)"
-            r"_total"
-        ),
+        re.compile(rf"thpwatch_vmstat_(?P<stat>{_VMSTAT_COUNTER})_total"),
         lambda stat: _counter(f"thpwatch_vmstat_{stat}_total", f"/proc/vmstat {stat}."),
         VMSTAT_COUNTED,
     ),
 )
-
-
-@contextmanager
-def kernel_files() -> Iterator[None]:
-    """Missing file -> the source is absent; not allowed -> blocked (the sampler reports both)."""
-    try:
-        yield
-    except FileNotFoundError as e:
-        raise SourceAbsent(f"{e.filename}: not present on this kernel") from None
-    except PermissionError as e:
-        raise SourceBlocked(f"{e.filename}: permission denied (root can read it)") from None
 
 
 def emit_mode(out: Emitter, name: str, mode: Mode, **labels: str) -> None:
@@ -230,12 +230,7 @@ class MthpSource(FromReadings):
             if size.shmem_enabled:
                 emit_mode(out, "thpwatch_mthp_shmem_enabled", size.shmem_enabled, size=size.size)
             for stat, value in size.stats:
-                name = (
-                    f"thpwatch_mthp_{stat}"
-                    if size.is_gauge(stat)
-                    else f"thpwatch_mthp_{stat}_total"
-                )
-                out.add(name, value, size=size.size)
+                out.add(stat_metric("mthp", stat), value, size=size.size)
         for problem in reading.problems:
             out.problem(problem)
 
@@ -295,10 +290,7 @@ class VmstatSource(FromReadings):
         for name, value in vmstat.values:
             if not is_watched(name):
                 continue
-            out.add(
-                f"thpwatch_vmstat_{name}" if is_gauge(name) else f"thpwatch_vmstat_{name}_total",
-                value,
-            )
+            out.add(stat_metric("vmstat", name), value)
         for problem in vmstat.problems:
             out.problem(problem)
 

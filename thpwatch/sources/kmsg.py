@@ -12,12 +12,13 @@ import errno
 import os
 from pathlib import Path
 
+from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.kernel.kmsg import KmsgFacts, parse_record
 from thpwatch.kernel.text import label_text, open_checked
 from thpwatch.metric import Metric
 from thpwatch.snapshot import labels_of
-from thpwatch.sources.base import Emitter, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import SourceAbsent, SourceBlocked
 
 METRICS = (
     Metric(

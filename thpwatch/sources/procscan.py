@@ -2,9 +2,9 @@
 
 A scan reads /proc/<pid>/status (no page-table walk) and, where it is safe, /proc/<pid>/smaps.
 It is bounded (processes, seconds, bytes) and never destructive: on kernels with PUD THP
-reading smaps splits every 1 GiB THP of the process (KERNEL-INTERFACES §2), so smaps walks are
-off there unless forced, and the reason is in the `procscan.smaps` status. A process that exits
-mid-scan is skipped and counted. Expensive: run it under sampler.Periodic.
+reading smaps splits every 1 GiB THP of the process (docs/kernel-facts.md#pud-thp), so smaps
+walks are off there unless forced, and the reason is in the `procscan.smaps` status. A process
+that exits mid-scan is skipped and counted. Expensive: run it under sampler.Periodic.
 """
 
 from __future__ import annotations
@@ -16,14 +16,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
+from thpwatch.emitter import Emitter
 from thpwatch.features import detected
 from thpwatch.kernel import facts
+from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.pid_status import parse_status
 from thpwatch.kernel.smaps import SmapsSummary, summarize_smaps
 from thpwatch.kernel.text import open_checked, read_file
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
-from thpwatch.sources.base import Emitter, KernelFileError, SourceAbsent, SourceBlocked
+from thpwatch.sources.base import SourceAbsent, SourceBlocked
 
 # (attribute of ProcessMemory = metric stem, help, read from smaps)
 _FIELDS = (

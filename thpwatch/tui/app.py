@@ -14,11 +14,11 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.rule import Rule
 
+from thpwatch.assembly import SourceOptions
 from thpwatch.commands.common import options_from, root_option, say_loading_bpf, source_options
 from thpwatch.sampler import Periodic, Sampler
 from thpwatch.snapshot import Snapshot
 from thpwatch.sources.base import Source
-from thpwatch.sources.host import SourceOptions
 from thpwatch.tui.controls import handle_key
 from thpwatch.tui.events import EventLog
 from thpwatch.tui.follow import Follow, normalise_cgroup

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from thpwatch.kernel import facts
+
 # Header
 KERNEL_INFO = "thpwatch_kernel_info"
 SERIES = (  # kernel_info label -> what the header calls the series
@@ -34,7 +36,7 @@ MTHP_FALLBACK = mthp_counter("anon_fault_fallback")
 MTHP_SPLIT_FAILED = mthp_counter("split_failed")
 MTHP_SWPIN = mthp_counter("swpin")
 MTHP_SWPIN_FALLBACK = mthp_counter("swpin_fallback")
-PMD_SIZE = "2048kB"  # the size label of PMD THPs on x86-64 (whole-THP swap-in is PMD only)
+PMD_SIZE = facts.PMD_THP_SIZE  # the size label of PMD THPs (whole-THP swap-in is PMD only)
 VMSTAT_SPLIT_PMD = vmstat_counter("thp_split_pmd")
 VMSTAT_SPLIT_PUD = vmstat_counter("thp_split_pud")
 VMSTAT_SPLIT_PAGE = vmstat_counter("thp_split_page")
