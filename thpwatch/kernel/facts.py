@@ -228,6 +228,16 @@ VM_FAULT_HWPOISON_LARGE = 0x000020
 VM_FAULT_SIGSEGV = 0x000040
 VM_FAULT_RETRY = 0x000400
 VM_FAULT_FALLBACK = 0x000800
+# A handler that returned any of these mapped nothing (RETRY: redone; the rest: failures).
+VM_FAULT_NOT_MAPPED = (
+    VM_FAULT_OOM
+    | VM_FAULT_SIGBUS
+    | VM_FAULT_HWPOISON
+    | VM_FAULT_HWPOISON_LARGE
+    | VM_FAULT_SIGSEGV
+    | VM_FAULT_RETRY
+    | VM_FAULT_FALLBACK
+)
 
 # --- kernel functions [§1-§5] ----------------------------------------------------------------
 
