@@ -60,6 +60,7 @@ RECORDING_NEEDS = {
     "job_size:thpwatch_mthp_anon_fault_fallback_per_attempt:ratio_rate5m": {KERNEL},
     "instance_fault:thpwatch_fault_seconds:p99_rate5m": {FUNCTION_PROBES},
     "instance:thpwatch_pmd_swapin_split_fallback_per_swapin:ratio_rate5m": {FUNCTION_PROBES},
+    "instance:thpwatch_pmd_swapin_split_fallback_per_swapin:ratio_increase10m": {FUNCTION_PROBES},
     "instance_state:thpwatch_probes:count": {TRACEPOINT_PROBES},
 }
 
