@@ -84,6 +84,7 @@ VMSTAT_GAUGE_PREFIX = "nr_"  # nr_* are current values, the rest event counters
 VMSTAT_ANON_THPS = "nr_anon_transparent_hugepages"  # PMD-mapped anon THPs, in PMD-THP units
 VMSTAT_THP_SPLIT_PMD = "thp_split_pmd"
 VMSTAT_THP_SPLIT_PUD = "thp_split_pud"
+VMSTAT_THP_SWPOUT_PMD = "thp_swpout_pmd"  # PMD swap series: one per PMD swap entry installed
 VMSTAT_THP_FAULT_ALLOC = "thp_fault_alloc"  # PMD-sized anonymous THP faults
 VMSTAT_THP_FAULT_FALLBACK = "thp_fault_fallback"
 VMSTAT_KNOWN_THP = (
