@@ -1,8 +1,8 @@
 """Patched-kernel lane: boot real kernels carrying the seed series and run thpwatch inside them.
 
 tests/kernel/build.sh builds two 6.12 kernels from Debian's linux-source-6.12 plus
-../shared/kernel/ (cached by content): `all` (Reserved THP + PUD THP + lazy PTE) and `unfixed`
-(the same with the RFC's original allocator slowpath). The VM lane's machinery (tests/vm/:
+../shared/kernel/ (cached by content): `all` (Reserved THP + PUD THP + lazy PTE + PMD swap
+entries) and `unfixed` (the same with the RFC's original allocator slowpath). The VM lane's machinery (tests/vm/:
 virtme-ng, QEMU/TCG, the stock Debian 6.12 kernel) boots each configuration in BOOTS, and
 tests/kernel/guest.sh runs the listed in-guest tests (tests/kernel/guest/), which drive
 thpwatch's own CLI (snapshot, doctor, run's /metrics, top --once) against real workloads.
@@ -64,8 +64,9 @@ BOOTS = (
         "all",
         "6G",  # >= 4 GiB so that a 1 GiB folio can be allocated
         "thp_reserved_nr=16",
-        ("guest_reserved.py", "guest_pud.py", "guest_lazy_pte.py"),
-        "Reserved THP pool of 16, PUD THP, lazy PTE: snapshot, doctor, probes, /metrics, top",
+        ("guest_reserved.py", "guest_pud.py", "guest_lazy_pte.py", "guest_pmd_swap.py"),
+        "Reserved THP pool of 16, PUD THP, lazy PTE, PMD swap entries: snapshot, doctor, "
+        "probes, /metrics, top",
     ),
     Boot(
         "unfixed",
