@@ -313,3 +313,70 @@ def test_swapoff_brings_thps_back_whole(record_property) -> None:  # type: ignor
     assert child.result["pageout"] == "ok"
     assert k["thp_swpout_pmd"] == thps and k["swpin"] == thps and k["thp_split_pmd"] == 0
     assert huge == child.result["anon_huge_kb_before"] and swap == 0
+
+
+def test_doctor_selftest_rows_agree_on_equal_counts(record_property) -> None:  # type: ignore[no-untyped-def]
+    """doctor --selftest's rows (run in-process: the same code, one bcc compile less) on this
+    kernel: 16 THPs swapped out kept huge and read back whole; every row that has both numbers
+    agrees, and only on equal counts or a bound it names."""
+    from thpwatch.probes.selftest import run_selftest
+
+    rows = {r.event: r for r in run_selftest(with_swap=True)}
+    record(
+        record_property,
+        rows=[
+            f"{r.event}: {r.workload} {r.kernel} {r.thpwatch} {r.agree} {r.note}"
+            for r in rows.values()
+        ],
+    )
+    for r in rows.values():
+        if r.kernel is not None and r.thpwatch is not None:
+            assert r.agree, r
+            if "bound" not in r.note:
+                assert abs(r.thpwatch - r.kernel) <= r.kernel // 100, r
+    whole = rows["whole-THP swap-ins read from swap (THPs)"]
+    assert whole.workload == whole.kernel == whole.thpwatch == 16, whole
+    assert rows["THP swap-out kept huge (PMD swap entries)"].kernel == 16
+    reads = rows["PTE-level swap reads (pswpin less large-folio reads)"]
+    assert reads.kernel == reads.thpwatch == 0, reads  # all 8192 pages came back in 16 reads
+    splits = rows["PMD splits"]
+    assert splits.workload == splits.kernel == splits.thpwatch == 16, splits
+
+
+def test_top_shows_swap_out_kept_huge(record_property) -> None:  # type: ignore[no-untyped-def]
+    """`top --once` while THPs cycle through zram: the swap-out row shows them kept huge and the
+    2048kB row swapping in; saved as an SVG where the lane keeps artifacts."""
+    import subprocess
+    import time
+
+    from thpcli import THPWATCH
+
+    def cycle() -> dict[str, Any]:
+        region = Region(4 * PMD_SIZE, PMD_SIZE)
+        assert madvise(region, MADV_HUGEPAGE) == "ok"
+        fill(region)
+        end = time.monotonic() + 40
+        rounds = 0
+        while time.monotonic() < end:
+            assert madvise(region, MADV_PAGEOUT) == "ok"
+            touch_each_thp(region)
+            rounds += 1
+        return {"rounds": rounds}
+
+    out = Path(os.environ.get("THPWATCH_KERNEL_RESULTS", "/tmp")) / "top-pmd-swap.svg"
+    with zram() as dev, swap_on(dev):
+        top = subprocess.Popen(
+            [str(THPWATCH), "top", "--once", "--no-bpf", "--interval", "10", "--svg", str(out)],
+            env=dict(os.environ, COLUMNS="120"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        with Holder("pmdswap-top", cycle) as child:
+            rounds = child.result["rounds"]
+        text, _ = top.communicate(timeout=120)
+    record(record_property, rounds=rounds, svg=str(out))
+    assert top.returncode == 0, text
+    line = next((x for x in text.splitlines() if "2M kept huge" in x), "")
+    assert line and "2M kept huge 0/s" not in line and "absent" not in line, text
+    assert out.stat().st_size > 0
