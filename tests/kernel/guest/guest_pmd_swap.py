@@ -13,7 +13,9 @@ the THP is split before swap-out; fork shares the entry whole; swapoff reads eac
 from __future__ import annotations
 
 import ctypes
+import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -119,11 +121,38 @@ def zram_swap() -> Iterator[str]:
         yield dev
 
 
-def measured(exporter: Exporter, comm: str, setup: Callable[[], dict[str, Any]]) -> tuple:
-    """(child's result, kernel deltas, /metrics before, /metrics after) around one workload."""
+def forced_fallback(comm: str, thps: int) -> dict[str, Any]:
+    """`thps` THPs swapped out to zram by a child in its own memcg, whose memory.max is then
+    set to its usage + 1 MiB: touching each THP cannot charge a PMD-order folio."""
+    with memcg(f"thpwatch-{comm}-{os.getpid()}") as cg:
+
+        def setup() -> dict[str, Any]:
+            (cg / "cgroup.procs").write_text(str(os.getpid()))
+
+            def limit() -> None:
+                usage = int((cg / "memory.current").read_text())
+                (cg / "memory.max").write_text(str(usage + (1 << 20)))
+
+            return swapped_thps(thps, limit)
+
+        with Holder(comm, setup) as child:
+            return child.result
+
+
+def measured(
+    exporter: Exporter,
+    comm: str,
+    setup: Callable[[], dict[str, Any] | None],
+    fallback_thps: int = 0,
+) -> tuple:
+    """(child's result, kernel deltas, /metrics before, /metrics after) around one workload:
+    `setup` in a child, or with fallback_thps, forced_fallback(fallback_thps)."""
     before, k0 = exporter.scrape(), kernel()
-    with Holder(comm, setup) as child:
-        result = child.result
+    if fallback_thps:
+        result = forced_fallback(comm, fallback_thps)
+    else:
+        with Holder(comm, setup) as child:  # type: ignore[arg-type]
+            result = child.result
     k1, after = kernel(), exporter.scrape()
     return result, kdelta(k0, k1), before, after
 
@@ -193,18 +222,7 @@ def test_memcg_limit_forces_split_fallback(
     """memory.max = usage + 1 MiB after swap-out: every PMD-order charge fails, the swap PMD is
     split into 512 PTE entries and the touch swaps in one 4 KiB page."""
     thps = 4
-    with memcg(f"thpwatch-pmdswap-{os.getpid()}") as cg:
-
-        def setup() -> dict[str, Any]:
-            (cg / "cgroup.procs").write_text(str(os.getpid()))
-
-            def limit() -> None:
-                usage = int((cg / "memory.current").read_text())
-                (cg / "memory.max").write_text(str(usage + (1 << 20)))
-
-            return swapped_thps(thps, limit)
-
-        result, k, before, after = measured(exporter, "pmdswap-memcg", setup)
+    result, k, before, after = measured(exporter, "pmdswap-memcg", lambda: None, thps)
     fallbacks = swapins(before, after, "split_fallback")
     pte_reads = delta(before, after, "thpwatch_faults_total", fault="pte_swapin", outcome="major")
     record(
@@ -226,6 +244,72 @@ def test_memcg_limit_forces_split_fallback(
     # under the limit, reclaim may swap some out and in again: more reads, still one per fault
     assert k["pswpin"] == pte_reads >= thps * PAGES_PER_THP
     assert ratio(after, "pmd_swapin_fallback") == 0 and ratio(after, "pte_swapin") == 0
+
+
+def test_prometheus_sees_the_fallback_alert_and_swap_panels(
+    exporter: Exporter,
+    zram_swap: str,
+    tmp_path: Path,
+    record_property,  # type: ignore[no-untyped-def]
+) -> None:
+    """A real Prometheus in the guest scrapes the exporter with the project's rules while the
+    forced-fallback workload runs: the 10-minute fallback fraction is 1 (every PMD swap-in fell
+    back), ThpwatchPmdSwapinSplitFallbackHigh is active (pending: its `for` is 15 minutes;
+    the same expression with `for: 0` fires), and the host dashboard's swap panels have data."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the e2e harness
+    from e2e.harness import scrape_config, start_prometheus, wait_until
+
+    from dashboards.generate import DASHBOARDS
+    from dashboards.inventory import RULES_FILE, rules
+    from dashboards.promql import expand_variables
+    from dashboards.spec import FUNCTION_PROBES, KERNEL, PMD_SWAP, TRACEPOINT_PROBES
+
+    alert = "ThpwatchPmdSwapinSplitFallbackHigh"
+    (rule,) = [r for r in rules() if r.get("alert") == alert]
+    at_once = tmp_path / "at-once.rules.yml"
+    at_once.write_text(
+        json.dumps(
+            {
+                "groups": [
+                    {
+                        "name": "at-once",
+                        "rules": [{"alert": alert + "AtOnce", "expr": rule["expr"]}],
+                    }
+                ]
+            }
+        )
+    )
+    prom = start_prometheus(
+        tmp_path / "prometheus",
+        [scrape_config("thpwatch", f"127.0.0.1:{exporter.port}")],
+        rule_files=[str(RULES_FILE), str(at_once)],
+    )
+    try:
+        prom.wait_for_scrapes("thpwatch", count=2, timeout=60)
+        for round_ in range(2):  # the first may create the series; rates need an increase
+            forced_fallback(f"pmdswap-prom{round_}", 2)
+            prom.wait_for_scrapes("thpwatch", count=3, timeout=60)
+
+        def alerts() -> dict[str, str]:
+            return {a["labels"]["alertname"]: a["state"] for a in prom.api("alerts")["alerts"]}
+
+        states = wait_until(
+            lambda: (a := alerts()).get(alert + "AtOnce") == "firing" and a, 60, "the alert"
+        )
+        fraction = prom.value(
+            "instance:thpwatch_pmd_swapin_split_fallback_per_swapin:ratio_increase10m"
+        )
+        offers = {KERNEL, PMD_SWAP, FUNCTION_PROBES, TRACEPOINT_PROBES}
+        panels = {}
+        for panel, q in DASHBOARDS["host.json"].queries():
+            if "swap" in panel.title.lower() and q.needs <= offers:
+                panels[f"{panel.title}: {q.legend}"] = len(prom.query(expand_variables(q.expr)))
+    finally:
+        prom.stop()
+    record(record_property, alerts=states, fallback_fraction_10m=fraction, panels=panels)
+    assert states[alert] == "pending" and states[alert + "AtOnce"] == "firing", states
+    assert fraction == 1.0
+    assert panels and all(panels.values()), panels
 
 
 def test_rotational_device_splits_at_swapout(
