@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 ZRAM_CONTROL = Path("/sys/class/zram-control")
-CGROUP = Path("/sys/fs/cgroup")
 
 
 def run(*cmd: str) -> str:
@@ -61,16 +61,43 @@ def rotational_loop(backing: str) -> Iterator[str]:
         subprocess.run(["losetup", "--detach", loop], capture_output=True, check=False)
 
 
+def _cgroup2_with_memory() -> Path | None:
+    """A mounted cgroup2 hierarchy whose root offers the memory controller."""
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup2":
+                root = Path(fields[1])
+                with contextlib.suppress(OSError):
+                    if "memory" in (root / "cgroup.controllers").read_text().split():
+                        return root
+    return None
+
+
 @contextlib.contextmanager
 def memcg(name: str) -> Iterator[Path]:
-    """A child cgroup with the memory controller, removed when its processes are gone."""
-    if not (CGROUP / "cgroup.controllers").exists():
-        run("mount", "-t", "cgroup2", "none", str(CGROUP))
-    (CGROUP / "cgroup.subtree_control").write_text("+memory")
-    path = CGROUP / name
-    path.mkdir()
+    """A child cgroup with the memory controller, removed when its processes are gone. Uses a
+    mounted cgroup2 hierarchy that offers memory, else mounts one on a new directory (and
+    unmounts it afterwards); never mounts over /sys/fs/cgroup."""
+    root = _cgroup2_with_memory()
+    mounted = None
+    if root is None:
+        mounted = Path(tempfile.mkdtemp(prefix="thpwatch-cgroup2-"))
+        run("mount", "-t", "cgroup2", "none", str(mounted))
+        root = mounted
     try:
-        yield path
+        if "memory" not in (root / "cgroup.controllers").read_text().split():
+            raise OSError(f"cgroup2 at {root} does not offer the memory controller (cgroup v1?)")
+        (root / "cgroup.subtree_control").write_text("+memory")
+        path = root / name
+        path.mkdir()
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                path.rmdir()
     finally:
-        with contextlib.suppress(OSError):
-            path.rmdir()
+        if mounted is not None:
+            subprocess.run(["umount", str(mounted)], capture_output=True, check=False)
+            with contextlib.suppress(OSError):
+                mounted.rmdir()
