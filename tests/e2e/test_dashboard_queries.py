@@ -24,6 +24,7 @@ from dashboards.render import render
 from dashboards.spec import (
     FUNCTION_PROBES,
     KERNEL,
+    PMD_SWAP,
     PUD_THP,
     RESERVED_THP,
     TRACEPOINT_PROBES,
@@ -46,7 +47,7 @@ class Target:
 PATCHED_TREE = Target(
     "patched fixture",
     ("--root", str(PATCHED), "--no-bpf"),
-    frozenset({KERNEL, RESERVED_THP, PUD_THP}),
+    frozenset({KERNEL, RESERVED_THP, PUD_THP, PMD_SWAP}),
 )
 # The opt-in alloc probe too: the "Huge page allocations" panel reads it.
 LIVE_HOST = Target("live host", ("--enable-probe", "alloc"), frozenset({KERNEL, TRACEPOINT_PROBES}))
