@@ -431,23 +431,28 @@ def test_top_shows_swap_out_kept_huge(record_property) -> None:  # type: ignore[
     """`top --once` while THPs cycle through zram: the swap-out row shows them kept huge and the
     2048kB row swapping in; saved as an SVG where the lane keeps artifacts."""
     import subprocess
+    import threading
     import time
 
     from thpcli import THPWATCH
 
+    out = Path(os.environ.get("THPWATCH_KERNEL_RESULTS", "/tmp")) / "top-pmd-swap.svg"
+    stop = Path(f"/tmp/thpwatch-top-done-{os.getpid()}")
+    stop.unlink(missing_ok=True)
+
     def cycle() -> dict[str, Any]:
+        """Swap 4 THPs out and back in, again and again, until top has printed its frame."""
         region = Region(4 * PMD_SIZE, PMD_SIZE)
         assert madvise(region, MADV_HUGEPAGE) == "ok"
         fill(region)
-        end = time.monotonic() + 40
+        end = time.monotonic() + 300
         rounds = 0
-        while time.monotonic() < end:
+        while not stop.exists() and time.monotonic() < end:
             assert madvise(region, MADV_PAGEOUT) == "ok"
             touch_each_thp(region)
             rounds += 1
         return {"rounds": rounds}
 
-    out = Path(os.environ.get("THPWATCH_KERNEL_RESULTS", "/tmp")) / "top-pmd-swap.svg"
     with zram() as dev, swap_on(dev):
         top = subprocess.Popen(
             [str(THPWATCH), "top", "--once", "--no-bpf", "--interval", "10", "--svg", str(out)],
@@ -456,9 +461,21 @@ def test_top_shows_swap_out_kept_huge(record_property) -> None:  # type: ignore[
             stderr=subprocess.STDOUT,
             text=True,
         )
+        printed: list[str] = []
+
+        def wait_top() -> None:
+            try:
+                printed.append(top.communicate(timeout=280)[0])
+            finally:
+                stop.touch()
+
+        waiter = threading.Thread(target=wait_top)
+        waiter.start()
         with Holder("pmdswap-top", cycle) as child:
             rounds = child.result["rounds"]
-        text, _ = top.communicate(timeout=120)
+        waiter.join()
+    stop.unlink(missing_ok=True)
+    text = printed[0] if printed else ""
     record(record_property, rounds=rounds, svg=str(out))
     assert top.returncode == 0, text
     line = next((x for x in text.splitlines() if "2M kept huge" in x), "")
