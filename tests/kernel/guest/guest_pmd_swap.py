@@ -388,8 +388,10 @@ def test_swapoff_brings_thps_back_whole(record_property) -> None:  # type: ignor
         with swap_on(dev):
             k0 = kernel()
             child = Holder("pmdswap-off", setup)
-        # swap_on's exit ran swapoff while the child holds its swapped-out THPs
-        k = kdelta(k0, kernel())
+            k_out = kernel()
+        # swap_on's exit ran swapoff while the child holds its swapped-out THPs; the window is
+        # the swapoff alone (a first run counted 12 thp_split_pmd over set-up + swapoff)
+        swapped_out, k = kdelta(k0, k_out), kdelta(k_out, kernel())
         smaps = f"/proc/{child.pid}/smaps_rollup"
         huge, swap = self_kb("AnonHugePages", smaps), self_kb("Swap", smaps)
         child.release()
