@@ -21,7 +21,7 @@ THPW_FUNC_ENTRY(__split_huge_pmd)
 	u32 tid = (u32)bpf_get_current_pid_tgid();
 	u32 *seen = swapin_split_seen.lookup(&tid); /* swap-in split fallback */
 	if (seen)
-		*seen = 1;
+		*seen |= SWAPIN_SPLIT_SEEN;
 #endif
 #define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PMD
 #include "timed_entry.inc"

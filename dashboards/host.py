@@ -5,6 +5,7 @@ from __future__ import annotations
 from dashboards.spec import (
     FUNCTION_PROBES,
     KERNEL,
+    PMD_SWAP,
     PUD_THP,
     RESERVED_THP,
     STATE_TABLE,
@@ -275,6 +276,24 @@ per_size = Row(
             unit="ops",
         ),
         Panel(
+            "THP swap-out: kept huge vs split",
+            "timeseries",
+            (
+                Query(
+                    rate("thpwatch_vmstat_thp_swpout_pmd_total"),
+                    "kept huge (PMD swap entry)",
+                    needs(KERNEL, PMD_SWAP),
+                ),
+                Query(rate("thpwatch_vmstat_thp_swpout_total"), "written whole"),
+                Query(rate("thpwatch_vmstat_thp_swpout_fallback_total"), "split before swap-out"),
+            ),
+            "PMD THPs swapped out per second: kept huge as one PMD swap entry (thp_swpout_pmd, "
+            "PMD swap series: no PTE table, whole swap-in later), written whole (thp_swpout, "
+            "either way), split before swap-out (thp_swpout_fallback: no PMD-order swap space, "
+            "e.g. a rotational device or a swapfile).",
+            unit="ops",
+        ),
+        Panel(
             "1 GiB (PUD) THP",
             "timeseries",
             (
@@ -387,12 +406,12 @@ latency = Row(
                 Query(
                     rate("thpwatch_pmd_swapin_total", HOST, "outcome"),
                     "{{outcome}}",
-                    FUNCTIONS,
+                    needs(FUNCTION_PROBES, PMD_SWAP),
                 ),
             ),
-            "do_huge_pmd_swap_page outcomes: whole 2 MiB swap-in (major: read from the swap "
-            "device, minor: from the swap cache) versus split_fallback to 512 PTE swap entries; "
-            "also sigbus, retry, oom, error.",
+            "do_huge_pmd_swap_page outcomes: whole 2 MiB swap-in (whole_from_device: read as "
+            "one folio, whole_from_swap_cache) versus split_fallback to 512 PTE swap entries; "
+            "also retry (an async read in flight, redone: not a swap-in), oom, sigbus, error.",
             unit="ops",
             width=12,
         ),

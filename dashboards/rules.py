@@ -76,6 +76,15 @@ sum by (job, instance) (rate(thpwatch_pmd_swapin_total{outcome="split_fallback"}
 """,
         },
         {
+            # The fraction of PMD swap-ins that fell back to PTE level in the last 10 minutes,
+            # per host (a retry is an async read in flight, redone: not a swap-in).
+            "record": "instance:thpwatch_pmd_swapin_split_fallback_per_swapin:ratio_increase10m",
+            "expr": """\
+sum by (job, instance) (increase(thpwatch_pmd_swapin_total{outcome="split_fallback"}[10m]))
+  / sum by (job, instance) (increase(thpwatch_pmd_swapin_total{outcome!="retry"}[10m]))
+""",
+        },
+        {
             "record": "instance_state:thpwatch_probes:count",
             "expr": "count by (job, instance, state) (thpwatch_probe_state == 1)",
         },

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 KERNEL = "kernel"  # sysfs/procfs readers: present on every Linux host thpwatch runs on
 RESERVED_THP = "reserved_thp"  # Reserved THP series: /sys/kernel/mm/reserved_thp
 PUD_THP = "pud_thp"  # PUD THP series: hugepages-1048576kB
+PMD_SWAP = "pmd_swap"  # PMD swap entries series: vmstat thp_swpout_pmd, do_huge_pmd_swap_page
 TRACEPOINT_PROBES = "tracepoint_probes"  # BPF on tracepoints (root, bcc)
 FUNCTION_PROBES = "function_probes"  # BPF on kernel functions (fentry/kprobe allowed)
-CAPABILITIES = (KERNEL, RESERVED_THP, PUD_THP, TRACEPOINT_PROBES, FUNCTION_PROBES)
+CAPABILITIES = (KERNEL, RESERVED_THP, PUD_THP, PMD_SWAP, TRACEPOINT_PROBES, FUNCTION_PROBES)
 
 
 # Columns hidden in tables of 0/1 state and _info series: the labels are the information.

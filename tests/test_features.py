@@ -47,6 +47,26 @@ def test_stock_tree_has_none():
     assert present(report) == dict.fromkeys(SERIES, Presence.NO)
 
 
+def test_pmd_swap_evidence_has_the_same_shape_on_both_kernels():
+    """kallsyms, BTF and the vmstat counter the series adds: yes on the patched tree, no on
+    stock, one look each in the same order."""
+    patched = detect(FIXTURES / "patched").feature("pmd_swap").evidence
+    stock = detect(FIXTURES / "stock").feature("pmd_swap").evidence
+    assert [e.check.split()[0] for e in patched] == ["symbol", "BTF", "counter"]
+    assert [e.check.split(" in ")[0] for e in patched] == [e.check.split(" in ")[0] for e in stock]
+    assert [e.says for e in patched] == [Presence.YES] * 3
+    assert [e.says for e in stock] == [Presence.NO] * 3
+    assert patched[2].check.startswith("counter thp_swpout_pmd in ")
+    assert (patched[2].found, stock[2].found) == ("listed", "not listed")
+
+
+def test_pmd_swap_vmstat_unreadable_is_unknown_not_no(tmp_path):
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/vmstat").mkdir()  # a directory where the file should be
+    counter = detect(_tree(tmp_path)).feature("pmd_swap").evidence[2]
+    assert counter.says is Presence.UNKNOWN and counter.found.startswith("not readable: ")
+
+
 def test_patched_tree_without_smaps_pud_walker_keeps_page_walks_off():
     report = detect(FIXTURES / "patched")
     assert report.smaps_pud_safe.present is Presence.NO

@@ -24,6 +24,7 @@ from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.kallsyms import find_symbols
 from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_file
 from thpwatch.kernel.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
+from thpwatch.kernel.vmstat import read_vmstat
 from thpwatch.metric import Metric
 from thpwatch.snapshot import SourceStatus, State
 
@@ -189,6 +190,18 @@ class _Looker:
             return Evidence(check, str(protos[0]), Presence.YES)
         return Evidence(check, "no such function", Presence.NO)
 
+    def vmstat_counter(self, name: str) -> Evidence:
+        """A counter the series adds to /proc/vmstat (listed = yes, even while it is 0)."""
+        path = self.path(facts.PROC_VMSTAT)
+        check = f"counter {name} in {path}"
+        try:
+            listed = read_vmstat(self.root).get(name) is not None
+        except (OSError, KernelFileError) as e:
+            return Evidence(check, f"not readable: {e}", Presence.UNKNOWN)
+        return Evidence(
+            check, "listed" if listed else "not listed", Presence.YES if listed else Presence.NO
+        )
+
     def btf_parameter(self, function: str, param: str, ctype: str) -> Evidence:
         """Does `function`'s prototype have a parameter named `param` or typed `ctype`?"""
         check = f"BTF prototype of {function}: parameter {ctype} {param}"
@@ -297,6 +310,7 @@ def detect(root: Path = Path("/"), *, selftest: bool = False) -> KernelReport:
             [
                 look.symbol(facts.FN_DO_HUGE_PMD_SWAP),
                 look.btf_function(facts.FN_DO_HUGE_PMD_SWAP),
+                look.vmstat_counter(facts.VMSTAT_THP_SWPOUT_PMD),
             ],
         ),
     )

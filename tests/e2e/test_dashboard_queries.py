@@ -24,6 +24,7 @@ from dashboards.render import render
 from dashboards.spec import (
     FUNCTION_PROBES,
     KERNEL,
+    PMD_SWAP,
     PUD_THP,
     RESERVED_THP,
     TRACEPOINT_PROBES,
@@ -46,7 +47,7 @@ class Target:
 PATCHED_TREE = Target(
     "patched fixture",
     ("--root", str(PATCHED), "--no-bpf"),
-    frozenset({KERNEL, RESERVED_THP, PUD_THP}),
+    frozenset({KERNEL, RESERVED_THP, PUD_THP, PMD_SWAP}),
 )
 # The opt-in alloc probe too: the "Huge page allocations" panel reads it.
 LIVE_HOST = Target("live host", ("--enable-probe", "alloc"), frozenset({KERNEL, TRACEPOINT_PROBES}))
@@ -60,6 +61,7 @@ RECORDING_NEEDS = {
     "job_size:thpwatch_mthp_anon_fault_fallback_per_attempt:ratio_rate5m": {KERNEL},
     "instance_fault:thpwatch_fault_seconds:p99_rate5m": {FUNCTION_PROBES},
     "instance:thpwatch_pmd_swapin_split_fallback_per_swapin:ratio_rate5m": {FUNCTION_PROBES},
+    "instance:thpwatch_pmd_swapin_split_fallback_per_swapin:ratio_increase10m": {FUNCTION_PROBES},
     "instance_state:thpwatch_probes:count": {TRACEPOINT_PROBES},
     "instance_probe:thpwatch_probe_attached:since_start": {TRACEPOINT_PROBES},
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the patched test kernels from Debian's linux-source-6.12 and ../shared/kernel/:
-#   all      all three ported series (Reserved THP, PUD THP, lazy PTE) + CONFIG_CMA=y
-#   unfixed  the same with rfc-slowpath-unfixed.patch on top (the RFC's original allocator)
+#   all      all four ported series: all-series-6.12.patch (Reserved THP, PUD THP, lazy PTE)
+#            then pmd-swap-6.12.patch (PMD-level swap entries), + CONFIG_CMA=y
+#   unfixed  the same with rfc-slowpath-unfixed.patch on top (the RFC's original allocator;
+#            it touches only mm/page_alloc.c, which pmd-swap does not, so it applies unchanged)
 # Prints the directory holding <variant>/bzImage. Results are cached under
 # $THPWATCH_KERNEL_CACHE (default /var/cache/thpwatch/kernel), keyed by the patches' and
 # config fragment's contents, so a rerun with nothing changed costs nothing.
@@ -11,9 +13,12 @@ shared=${THPWATCH_SHARED:-$(cd "$here/../../.." && pwd)/shared}/kernel
 cache=${THPWATCH_KERNEL_CACHE:-/var/cache/thpwatch/kernel}
 jobs=${THPWATCH_KERNEL_JOBS:-$(nproc)}
 
-[ -f "$shared/all-series-6.12.patch" ] || { echo "build.sh: no kernel patches in $shared" >&2; exit 2; }
+series=("$shared/all-series-6.12.patch" "$shared/pmd-swap-6.12.patch")
+for f in "${series[@]}" "$shared/rfc-slowpath-unfixed.patch"; do
+    [ -f "$f" ] || { echo "build.sh: kernel patch $f is missing" >&2; exit 2; }
+done
 
-key=$(cat "$shared/all-series-6.12.patch" "$shared/rfc-slowpath-unfixed.patch" \
+key=$(cat "${series[@]}" "$shared/rfc-slowpath-unfixed.patch" \
           "$shared/config.fragment" "$0" | sha256sum | cut -c1-16)
 out="$cache/$key"
 if [ -f "$out/all/bzImage" ] && [ -f "$out/unfixed/bzImage" ]; then
@@ -38,7 +43,7 @@ tar -C "$work" -xf /usr/src/linux-source-6.12.tar.xz
 src=$(echo "$work"/linux-source-6.12)
 (
     cd "$src"
-    patch -p1 -s < "$shared/all-series-6.12.patch"
+    for f in "${series[@]}"; do patch -p1 -s < "$f"; done
     make ARCH=x86_64 allnoconfig
     { cat "$shared/config.fragment"; echo CONFIG_CMA=y; } >> .config
     make ARCH=x86_64 olddefconfig

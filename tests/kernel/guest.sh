@@ -11,6 +11,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 echo "THPWATCH-KERNEL-GUEST-START $(uname -r)"
 # The host's root fs is shared read-only: keep Python and pytest from writing into the checkout.
 export PYTHONDONTWRITEBYTECODE=1 THPWATCH_STRICT=1 THPWATCH_KERNEL_GUEST=1
+export THPWATCH_KERNEL_RESULTS="$results"  # where tests save pictures (lane.py --artifacts)
 {
     echo "release=$(uname -r)"
     echo "cmdline_thp=$(tr ' ' '\n' </proc/cmdline | grep '^thp_' | tr '\n' ' ')"

@@ -1,13 +1,15 @@
 """Patched-kernel lane: boot real kernels carrying the seed series and run thpwatch inside them.
 
 tests/kernel/build.sh builds two 6.12 kernels from Debian's linux-source-6.12 plus
-../shared/kernel/ (cached by content): `all` (Reserved THP + PUD THP + lazy PTE) and `unfixed`
-(the same with the RFC's original allocator slowpath). The VM lane's machinery (tests/vm/:
-virtme-ng, QEMU/TCG, the stock Debian 6.12 kernel) boots each configuration in BOOTS, and
+../shared/kernel/ (cached by content): `all` (Reserved THP + PUD THP + lazy PTE + PMD swap
+entries) and `unfixed` (the same with the RFC's original allocator slowpath). The VM lane's
+machinery (tests/vm/: virtme-ng, QEMU/TCG, the stock Debian 6.12 kernel) boots each
+configuration in BOOTS, and
 tests/kernel/guest.sh runs the listed in-guest tests (tests/kernel/guest/), which drive
 thpwatch's own CLI (snapshot, doctor, run's /metrics, top --once) against real workloads.
 
 Usage (as root): .venv/bin/python tests/kernel/lane.py [--boot NAME]... [--json FILE]
+                 [--artifacts DIR]   (keeps what the guest tests saved, e.g. top's SVG)
 Exit status 0 only if every boot's guest tests passed.
 """
 
@@ -18,6 +20,7 @@ import importlib.util
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-BOOT_TIMEOUT_S = 900
+BOOT_TIMEOUT_S = 1500  # the patched boot alone took ~470 s before the PMD swap tests
 
 
 def _load_vm_lane():  # type: ignore[no-untyped-def]
@@ -64,8 +67,9 @@ BOOTS = (
         "all",
         "6G",  # >= 4 GiB so that a 1 GiB folio can be allocated
         "thp_reserved_nr=16",
-        ("guest_reserved.py", "guest_pud.py", "guest_lazy_pte.py"),
-        "Reserved THP pool of 16, PUD THP, lazy PTE: snapshot, doctor, probes, /metrics, top",
+        ("guest_reserved.py", "guest_pud.py", "guest_lazy_pte.py", "guest_pmd_swap.py"),
+        "Reserved THP pool of 16, PUD THP, lazy PTE, PMD swap entries: snapshot, doctor, "
+        "probes, /metrics, top",
     ),
     Boot(
         "unfixed",
@@ -162,7 +166,10 @@ def kernel_images() -> dict[str, Path]:
     return {"all": built / "all/bzImage", "unfixed": built / "unfixed/bzImage", "stock": stock}
 
 
-def run_boot(boot: Boot, image: Path) -> BootResult:
+ARTIFACTS = ("*.svg",)  # what guest tests save beside the results that --artifacts keeps
+
+
+def run_boot(boot: Boot, image: Path, artifacts: Path | None = None) -> BootResult:
     result = BootResult(boot.name, str(image))
     with tempfile.TemporaryDirectory(prefix=f"thpwatch-kernel-{boot.name}-") as tmp:
         results = Path(tmp)
@@ -202,6 +209,12 @@ def run_boot(boot: Boot, image: Path) -> BootResult:
         junit = results / "junit.xml"
         result.tests = vm_lane.parse_junit(junit) if junit.exists() else []
         result.output_tail = output[-30:]
+        if artifacts is not None:
+            for pattern in ARTIFACTS:
+                for path in results.glob(pattern):
+                    keep = artifacts / f"{boot.name}-{path.name}"
+                    keep.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, keep)
         log = results / "pytest.log"
         if log.exists() and not result.passed:
             result.output_tail += ["--- pytest.log (tail)"]
@@ -231,10 +244,12 @@ def render(boot: Boot, result: BootResult) -> str:
     return "\n".join(lines)
 
 
-def run(names: list[str] | None = None) -> list[tuple[Boot, BootResult]]:
+def run(
+    names: list[str] | None = None, artifacts: Path | None = None
+) -> list[tuple[Boot, BootResult]]:
     boots = [b for b in BOOTS if not names or b.name in names]
     images = kernel_images()
-    return [(boot, run_boot(boot, images[boot.kernel])) for boot in boots]
+    return [(boot, run_boot(boot, images[boot.kernel], artifacts)) for boot in boots]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,11 +261,14 @@ def main(argv: list[str] | None = None) -> int:
         help="run only this boot (repeatable; default: all of them)",
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument(
+        "--artifacts", type=Path, help="copy what guest tests saved (SVG pictures) into this dir"
+    )
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("the kernel lane needs root (apt-get, QEMU, bcc inside the guest)")
     try:
-        outcomes = run(args.boot)
+        outcomes = run(args.boot, args.artifacts)
     except RuntimeError as exc:
         print(f"kernel lane FAIL: {exc}", file=sys.stderr)
         return 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import tui_snapshots as snaps
 from rich.console import Console
@@ -287,12 +289,24 @@ def test_splits_swapin_and_stalls():
     text = text_of(render_activity(Frame.between(snaps.patched(0), snaps.patched(2))), 200)
     # vmstat thp_split_pmd +4/s; probe pmd splits: ok 1/s + ENOMEM 1/s, ENOMEM is a failure
     assert "PMD 4.0/s" in text and "probe pmd 2.0/s  failed 1.0/s" in text
-    assert "PMD major 1.0/s" in text and "PMD split_fallback 1.0/s" in text
+    assert "PMD whole_from_device 1.0/s" in text and "PMD split_fallback 1.0/s" in text
+    from thpwatch.tui.activity import swapin_items
+
+    styles = {
+        item.plain.split()[1]: {str(span.style) for span in item.spans}
+        for item in swapin_items(Frame.between(snaps.patched(0), snaps.patched(2)))
+        if item is not None and item.plain.startswith("PMD ")
+    }
+    assert "bold red" in styles["split_fallback"]
+    assert "bold red" not in styles["retry"] | styles["whole_from_device"]  # no failures
+    # swap-out: 2/s kept huge as PMD swap entries, 3/s written whole, 1/s split first
+    assert "2M kept huge 2.0/s  written whole 3.0/s  split 1.0/s" in text
     assert "compact stall 1.0/s" in text
     # madvise(MADV_RESERVED_THP): EINVAL +1/s, EAGAIN flat, ok +1/s
-    assert "madvise reserved_thp 2.0/s  failed 1.0/s" in text
+    assert re.search(r"madvise +reserved_thp 2.0/s  failed 1.0/s", text)
     stock = text_of(render_activity(Frame.between(snaps.stock(0), snaps.stock(2))), 200)
     assert "PUD absent" in stock and "probe pmd" not in stock and "madvise" not in stock
+    assert "2M kept huge absent" in stock  # no PMD swap series: absent, not 0
     hugepage_ok = [
         Snapshot(
             t,
@@ -303,7 +317,9 @@ def test_splits_swapin_and_stalls():
         for t in (1.0, 2.0)
     ]
     only_ok = text_of(render_activity(Frame.between(*hugepage_ok)), 200)
-    assert "madvise hugepage 4.0/s  failed 0/s" in only_ok  # no failure series: none happened
+    assert re.search(
+        r"madvise +hugepage 4.0/s  failed 0/s", only_ok
+    )  # no failure series: none happened
 
 
 def test_activity_leaves_out_label_sets_that_never_counted():

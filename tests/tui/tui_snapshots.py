@@ -48,6 +48,8 @@ def vmstat(t: float) -> list[Sample]:
         s("thpwatch_vmstat_thp_split_page_failed_total", 0.0),
         s("thpwatch_vmstat_compact_stall_total", 1 + t),
         s("thpwatch_vmstat_compact_fail_total", 0.0),
+        s("thpwatch_vmstat_thp_swpout_total", 10 + 3 * t),
+        s("thpwatch_vmstat_thp_swpout_fallback_total", 4 + t),
     ]
 
 
@@ -106,6 +108,7 @@ def patched(t: float, pool_free: float = 10.0, violated: bool = True) -> Snapsho
         *per_size(PATCHED_SIZES, t, modes),
         *vmstat(t),
         s("thpwatch_vmstat_thp_split_pud_total", 1 + t),
+        s("thpwatch_vmstat_thp_swpout_pmd_total", 2 + 2 * t),  # PMD swap series only
         s("thpwatch_reserved_thp_pool_hpages", 64.0),
         s("thpwatch_reserved_thp_used_hpages", 64.0 - pool_free),
         s("thpwatch_reserved_thp_free_hpages", pool_free),
@@ -127,7 +130,8 @@ def patched(t: float, pool_free: float = 10.0, violated: bool = True) -> Snapsho
         s("thpwatch_fault_seconds", fault_hist(t, 3), fault="pud_anon"),
         s("thpwatch_splits_total", 1 + t, level="pmd", result="ENOMEM"),
         s("thpwatch_splits_total", 9 + t, level="pmd", result="ok"),
-        s("thpwatch_pmd_swapin_total", 4 + t, outcome="major"),
+        s("thpwatch_pmd_swapin_total", 4 + t, outcome="whole_from_device"),
+        s("thpwatch_pmd_swapin_total", 9 + 3 * t, outcome="retry"),
         s("thpwatch_pmd_swapin_total", 1 + t, outcome="split_fallback"),
         s("thpwatch_process_anon_huge_bytes", 8 * 2**21, pid="101", comm="db"),
         s("thpwatch_process_reserved_thp_bytes", 2 * 2**21, pid="101", comm="db"),

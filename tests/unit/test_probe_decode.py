@@ -81,11 +81,14 @@ def test_fault_outcome(ret: int, outcome: str) -> None:
 
 
 def test_pmd_swapin_outcomes() -> None:
-    assert pmd_swapin_outcome(0, split_fallback=False) == "minor"
+    assert pmd_swapin_outcome(0, split_fallback=False) == "whole_from_swap_cache"
     assert pmd_swapin_outcome(0, split_fallback=True) == "split_fallback"
-    assert pmd_swapin_outcome(facts.VM_FAULT_MAJOR, split_fallback=False) == "major"
+    assert pmd_swapin_outcome(facts.VM_FAULT_MAJOR, split_fallback=False) == "whole_from_device"
     assert pmd_swapin_outcome(facts.VM_FAULT_SIGBUS, split_fallback=False) == "sigbus"
-    assert pmd_swapin_outcome(facts.VM_FAULT_RETRY, split_fallback=False) == "retry"
+    assert pmd_swapin_outcome(facts.VM_FAULT_OOM, split_fallback=True) == "oom"  # split failed
+    # the first call on an asynchronous device: the read is in flight, not a swap-in
+    retry = facts.VM_FAULT_MAJOR | facts.VM_FAULT_RETRY
+    assert pmd_swapin_outcome(retry, split_fallback=False) == "retry"
 
 
 NAMES = Names(
@@ -186,7 +189,7 @@ def test_faults_by_kind_and_outcome_with_swapin_split_fallback() -> None:
     assert faults[(("fault", "pmd_anon"), ("outcome", "oom"))] == 1
     assert faults[(("fault", "pmd_swapin"), ("outcome", "ok"))] == 3
     swapin = {k: v for k, v in series(out, "thpwatch_pmd_swapin_total").items() if v}
-    assert swapin == {(("outcome", "split_fallback"),): 3, (("outcome", "major"),): 4}
+    assert swapin == {(("outcome", "split_fallback"),): 3, (("outcome", "whole_from_device"),): 4}
     hists = series(out, "thpwatch_fault_seconds")
     assert set(hists) == {(("fault", "pmd_anon"),), (("fault", "pmd_swapin"),)}
 

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from thpwatch.kernel import facts
-from thpwatch.probes.crosscheck import CHECKS, Check, CrossCheck, disagreement
+from thpwatch.probes.crosscheck import (
+    ACTIVITY,
+    AT_MOST,
+    CHECKS,
+    EXACT,
+    Check,
+    CrossCheck,
+    disagreement,
+)
 from thpwatch.probes.decode import RawMaps
 from thpwatch.probes.headers import HeadersMissing, find_headers, merge_trees
 from thpwatch.probes.kernel_functions import KernelFunction
@@ -80,10 +88,14 @@ def test_symbolic_names_from_a_print_format() -> None:
 
 
 def test_disagreement() -> None:
-    assert disagreement(100, 101, exact=True) == pytest.approx(0.01)
-    assert disagreement(0, 0, exact=True) == 0
-    assert disagreement(5, 0, exact=False) == 1
-    assert disagreement(5, 9, exact=False) == 0
+    assert disagreement(100, 101, EXACT) == pytest.approx(0.01)
+    assert disagreement(0, 0, EXACT) == 0
+    assert disagreement(100, 99, AT_MOST) == 0  # below the bound
+    assert disagreement(100, 110, AT_MOST) == pytest.approx(0.1)
+    assert disagreement(5, 0, ACTIVITY) == 1
+    assert disagreement(5, 9, ACTIVITY) == 0
+    with pytest.raises(ValueError, match="unknown cross-check kind 'maybe'"):
+        disagreement(1, 1, "maybe")
 
 
 def test_crosscheck_needs_an_interval_and_flags_a_silent_probe() -> None:
@@ -93,7 +105,7 @@ def test_crosscheck_needs_an_interval_and_flags_a_silent_probe() -> None:
         "vmstat thp_split_pmd",
         lambda k: k.get("vmstat:thp_split_pmd"),
         lambda r: None if r.split_counts is None else sum(r.split_counts.values()),
-        exact=False,
+        ACTIVITY,
     )
     cc = CrossCheck([check])
     attached = {facts.FN_SPLIT_HUGE_PMD}
@@ -122,6 +134,73 @@ def test_pmd_fault_check_uses_vmstat_where_there_are_no_per_size_stats() -> None
     assert cc.compare({"vmstat:thp_fault_alloc": 0}, RawMaps(fault_counts={}), attached) == []
     (o,) = cc.compare({"vmstat:thp_fault_alloc": 32}, faults, attached)
     assert (o.kernel_delta, o.bpf_delta, o.disagreement) == (32, 32, 0)
+
+
+PMD_SWAPIN, PTE_SWAPIN = 2, 3  # enum thpw_fault
+MAJOR, RETRY = facts.VM_FAULT_MAJOR, facts.VM_FAULT_RETRY
+
+
+def _swapin_outcomes(kernel0: dict, kernel1: dict, counts: dict) -> dict:
+    """The swap-in checks over one interval: kernel counters kernel0 -> kernel1, BPF counts
+    from nothing to `counts` ((fault, ret, split) -> calls)."""
+    cc = CrossCheck([c for c in CHECKS if "swapin" in c.name])
+    attached = {facts.FN_DO_HUGE_PMD_SWAP, facts.FN_DO_SWAP_PAGE}
+    assert cc.compare(kernel0, RawMaps(fault_counts={}), attached) == []
+    return {o.check: o for o in cc.compare(kernel1, RawMaps(fault_counts=counts), attached)}
+
+
+def test_swapin_checks_compare_reads_with_reads_on_a_pmd_swap_kernel() -> None:
+    """The issue's zram run: 8 whole PMD swap-ins read from the device put pswpin +4096; no
+    do_swap_page read at all. pswpin is not compared with PTE swap-ins."""
+    k0 = {"vmstat:pswpin": 100, "mthp:2048kB:swpin": 0, "mthp:2048kB:swpin_fallback": 0}
+    k1 = {"vmstat:pswpin": 100 + 4096, "mthp:2048kB:swpin": 8, "mthp:2048kB:swpin_fallback": 0}
+    got = _swapin_outcomes(k0, k1, {(PMD_SWAPIN, MAJOR, 0): 8})
+    assert (got["pmd_swapin"].kernel_delta, got["pmd_swapin"].bpf_delta) == (8, 8)
+    assert (got["pte_swapin"].kernel_delta, got["pte_swapin"].bpf_delta) == (0, 0)
+    assert all(o.disagreement == 0 and not o.silent for o in got.values()), got
+
+
+def test_swapin_checks_count_an_async_read_once_and_fallbacks_exactly() -> None:
+    """Async device: 0x404 first calls then retried calls that the BPF side marks MAJOR (counted
+    once, by the non-RETRY return); 2 split fallbacks, then 1024 PTE reads for their pages."""
+    k0 = {"vmstat:pswpin": 0, "mthp:2048kB:swpin": 0, "mthp:2048kB:swpin_fallback": 0}
+    k1 = {"vmstat:pswpin": 4 * 512 + 1024, "mthp:2048kB:swpin": 4, "mthp:2048kB:swpin_fallback": 2}
+    counts = {
+        (PMD_SWAPIN, MAJOR | RETRY, 0): 4,
+        (PMD_SWAPIN, MAJOR, 0): 4,
+        (PMD_SWAPIN, 0, 1): 2,
+        (PTE_SWAPIN, MAJOR, 0): 1024,
+        (PTE_SWAPIN, 0, 0): 7,  # swap-cache hits read nothing
+    }
+    got = _swapin_outcomes(k0, k1, counts)
+    assert (got["pmd_swapin"].kernel_delta, got["pmd_swapin"].bpf_delta) == (4, 4)
+    assert (got["pmd_swapin_fallback"].kernel_delta, got["pmd_swapin_fallback"].bpf_delta) == (2, 2)
+    assert (got["pte_swapin"].kernel_delta, got["pte_swapin"].bpf_delta) == (1024, 1024)
+    assert all(o.disagreement == 0 for o in got.values()), got
+
+
+def test_swapin_checks_flag_a_miscount() -> None:
+    k0 = {"vmstat:pswpin": 0, "mthp:2048kB:swpin": 0, "mthp:2048kB:swpin_fallback": 0}
+    k1 = {"vmstat:pswpin": 512 * 3, "mthp:2048kB:swpin": 3, "mthp:2048kB:swpin_fallback": 0}
+    # twice the whole reads the kernel counted (RETRYs are not reads), PTE reads it never made
+    counts = {
+        (PMD_SWAPIN, MAJOR | RETRY, 0): 3,
+        (PMD_SWAPIN, MAJOR, 0): 6,
+        (PTE_SWAPIN, MAJOR, 0): 5,
+    }
+    got = _swapin_outcomes(k0, k1, counts)
+    assert got["pmd_swapin"].disagreement == pytest.approx(1.0)  # 6 vs 3
+    assert got["pte_swapin"].disagreement == 5  # 5 reads above a bound of 0
+
+
+def test_pte_level_reads_take_every_large_folio_read_out_of_pswpin() -> None:
+    from thpwatch.probes.crosscheck import pte_level_swap_reads
+
+    # 2 PMD reads (1024 pages), 3 reads of 64 KiB mTHPs (48 pages, 3 reads), 10 single pages
+    k = {"vmstat:pswpin": 1024 + 48 + 10, "mthp:2048kB:swpin": 2, "mthp:64kB:swpin": 3}
+    assert pte_level_swap_reads(k) == 3 + 10
+    assert pte_level_swap_reads({"vmstat:pswpin": 7}) == 7  # no per-size stats: 4 KiB reads
+    assert pte_level_swap_reads({}) is None
 
 
 def _tree(root: Path, files: dict[str, str]) -> None:

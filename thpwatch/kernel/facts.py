@@ -92,6 +92,7 @@ VMSTAT_NAMES = ("pgfault", "pgmajfault", "pswpin", "pswpout", "nr_anon_transpare
 VMSTAT_ANON_THPS = "nr_anon_transparent_hugepages"  # PMD-mapped anon THPs, in PMD-THP units
 VMSTAT_THP_SPLIT_PMD = "thp_split_pmd"
 VMSTAT_THP_SPLIT_PUD = "thp_split_pud"
+VMSTAT_THP_SWPOUT_PMD = "thp_swpout_pmd"  # PMD swap series: one per PMD swap entry installed
 VMSTAT_THP_FAULT_ALLOC = "thp_fault_alloc"  # PMD-sized anonymous THP faults
 VMSTAT_THP_FAULT_FALLBACK = "thp_fault_fallback"
 VMSTAT_KNOWN_THP = (
@@ -234,6 +235,16 @@ VM_FAULT_HWPOISON_LARGE = 0x000020
 VM_FAULT_SIGSEGV = 0x000040
 VM_FAULT_RETRY = 0x000400
 VM_FAULT_FALLBACK = 0x000800
+# A handler that returned any of these mapped nothing (RETRY: redone; the rest: failures).
+VM_FAULT_NOT_MAPPED = (
+    VM_FAULT_OOM
+    | VM_FAULT_SIGBUS
+    | VM_FAULT_HWPOISON
+    | VM_FAULT_HWPOISON_LARGE
+    | VM_FAULT_SIGSEGV
+    | VM_FAULT_RETRY
+    | VM_FAULT_FALLBACK
+)
 
 # --- kernel functions [§reserved-thp, §pud-thp, §lazy-pte, §pmd-swap, §baseline] ------------------
 

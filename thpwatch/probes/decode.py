@@ -79,12 +79,15 @@ def fault_outcome(ret: int) -> str:
 
 
 def pmd_swapin_outcome(ret: int, split_fallback: bool) -> str:
-    """do_huge_pmd_swap_page: a split fallback returns 0 after splitting the swap PMD."""
+    """do_huge_pmd_swap_page: a split fallback returns 0 after splitting the swap PMD; a whole
+    swap-in read from the device returns VM_FAULT_MAJOR (on an asynchronous device the BPF side
+    moves the MAJOR of the 0x404 first call onto the thread's retried call), one served by the
+    swap cache returns 0 (as does a call that found the PMD changed meanwhile, a benign race)."""
     generic = fault_outcome(ret)
     if generic == "major":
-        return "major"
+        return "whole_from_device"
     if generic == "ok":
-        return "split_fallback" if split_fallback else "minor"
+        return "split_fallback" if split_fallback else "whole_from_swap_cache"
     return generic
 
 

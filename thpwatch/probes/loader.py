@@ -55,6 +55,8 @@ def common_cflags(groups: Iterable[str], pid: int | None, bpf_dir: Path) -> list
         f"-DTHPW_MIN_ORDER={MIN_ORDER}",
         f"-DTHPW_GFP_RESERVED_THP={facts.GFP_RESERVED_THP:#x}",
         f"-DTHPW_VM_FAULT_RETRY={facts.VM_FAULT_RETRY:#x}",
+        f"-DTHPW_VM_FAULT_MAJOR={facts.VM_FAULT_MAJOR:#x}",
+        f"-DTHPW_VM_FAULT_NOT_MAPPED={facts.VM_FAULT_NOT_MAPPED:#x}",
         f"-DTHPW_MADV_WANTED(b)=({madv})",
     ]
     flags += [f"-DTHPW_GROUP_{g}" for g in groups]

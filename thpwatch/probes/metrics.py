@@ -27,11 +27,10 @@ FAULT_PROBES = (
     facts.FN_HANDLE_MM_FAULT,
 )
 FAULT_OUTCOMES = ("ok", "major", "fallback", "oom", "sigbus", "retry", "error")
-PMD_SWAPIN_OUTCOMES = (
-    "major",
-    "minor",
+PMD_SWAPIN_OUTCOMES = (  # decode.pmd_swapin_outcome
+    "whole_from_device",
+    "whole_from_swap_cache",
     "split_fallback",
-    "fallback",
     "oom",
     "sigbus",
     "retry",
@@ -107,7 +106,8 @@ METRICS = (
         "thpwatch_fault_seconds",
         "histogram",
         "Fault handler latency by fault kind (pmd_anon, pud_anon, pmd_swapin, pte_swapin, any); "
-        "attempts that returned VM_FAULT_RETRY are not timed.",
+        "attempts that returned VM_FAULT_RETRY are not timed; pmd_swapin times whole swap-ins "
+        "only.",
         ("fault",),
         "seconds",
     ),
@@ -121,8 +121,10 @@ METRICS = (
     Metric(
         "thpwatch_pmd_swapin_total",
         "counter",
-        "Whole-THP swap-in attempts (do_huge_pmd_swap_page) by outcome: major, minor, "
-        "split_fallback, sigbus, retry, oom, error.",
+        "PMD swap entry faults (do_huge_pmd_swap_page) by outcome: whole_from_device (read "
+        "as one 2 MiB folio, = hugepages-2048kB/stats/swpin), whole_from_swap_cache, "
+        "split_fallback (512 PTE swap entries, = swpin_fallback), retry (not a swap-in: redone), "
+        "oom, sigbus, error.",
         ("outcome",),
     ),
     Metric(
@@ -160,7 +162,8 @@ METRICS = (
         "thpwatch_crosscheck_disagreement_ratio",
         "gauge",
         "Disagreement between a BPF count and the kernel's own counter over the last interval: "
-        "|bpf - kernel| / kernel for counts, 0/1 for `both saw activity` checks.",
+        "|bpf - kernel| / kernel for exact checks, (bpf - kernel) / kernel above the bound for "
+        "at-most checks, 0/1 for activity checks (see docs/probes.md).",
         ("check",),
         "ratio",
     ),

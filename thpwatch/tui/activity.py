@@ -1,4 +1,5 @@
-"""Splits and their failures, PMD swap-in whole vs split fallback, compaction/reclaim stalls."""
+"""Splits and their failures, THP swap-out kept huge vs split, PMD swap-in whole vs split
+fallback, compaction/reclaim stalls."""
 
 from __future__ import annotations
 
@@ -84,6 +85,16 @@ def split_failed(sample: Sample) -> bool:
     return sample.label("result") not in names.SPLIT_SUCCESS
 
 
+def swapout_items(frame: Frame) -> list[Text | None]:
+    """THP swap-outs: kept huge as one PMD swap entry (PMD swap series; absent elsewhere),
+    written whole, and split before swap-out (no PMD-order swap space on the device)."""
+    return [
+        rate_item(frame, "2M kept huge", names.VMSTAT_SWPOUT_PMD),
+        rate_item(frame, "written whole", names.VMSTAT_SWPOUT),
+        rate_item(frame, "split", names.VMSTAT_SWPOUT_FALLBACK, bad=True),
+    ]
+
+
 def swapin_items(frame: Frame) -> list[Text | None]:
     items: list[Text | None] = [
         rate_item(frame, "2M whole", names.MTHP_SWPIN, size=names.PMD_SIZE),
@@ -92,7 +103,7 @@ def swapin_items(frame: Frame) -> list[Text | None]:
         ),
     ]
     for outcome in counted(frame, names.PMD_SWAPIN, "outcome"):
-        bad = outcome not in names.PMD_SWAPIN_WHOLE
+        bad = outcome not in (*names.PMD_SWAPIN_WHOLE, *names.PMD_SWAPIN_NOT_SWAPIN)
         items.append(rate_item(frame, f"PMD {outcome}", names.PMD_SWAPIN, bad, outcome=outcome))
     return items
 
@@ -125,11 +136,12 @@ def madvise_items(frame: Frame) -> list[Text | None]:
 
 def render_activity(frame: Frame) -> Table:
     grid = Table.grid(padding=(0, 1))
-    grid.title = "Splits · PMD swap-in · stalls"
+    grid.title = "Splits · THP swap-out · PMD swap-in · stalls"
     grid.title_justify, grid.title_style = "left", "bold"
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     grid.add_row("splits", join(split_items(frame)))
+    grid.add_row("swap-out", join(swapout_items(frame)))
     grid.add_row("swap-in", join(swapin_items(frame)))
     grid.add_row("stalls", join(stall_items(frame)))
     if frame.has(names.MADVISE_CALLS):

@@ -41,6 +41,9 @@ VMSTAT_SPLIT_PMD = vmstat_counter("thp_split_pmd")
 VMSTAT_SPLIT_PUD = vmstat_counter("thp_split_pud")
 VMSTAT_SPLIT_PAGE = vmstat_counter("thp_split_page")
 VMSTAT_SPLIT_PAGE_FAILED = vmstat_counter("thp_split_page_failed")
+VMSTAT_SWPOUT = vmstat_counter("thp_swpout")  # THPs written whole (either path below)
+VMSTAT_SWPOUT_PMD = vmstat_counter("thp_swpout_pmd")  # kept huge: one PMD swap entry
+VMSTAT_SWPOUT_FALLBACK = vmstat_counter("thp_swpout_fallback")  # split before swap-out
 VMSTAT_COMPACT_STALL = vmstat_counter("compact_stall")
 VMSTAT_COMPACT_FAIL = vmstat_counter("compact_fail")
 
@@ -71,7 +74,7 @@ FAULT_KINDS = (  # fault label -> what the latency panel calls it
     ("any", "all faults"),
     ("pmd_anon", "2M anon (PMD)"),
     ("pud_anon", "1G anon (PUD)"),
-    ("pmd_swapin", "2M swap-in (PMD)"),
+    ("pmd_swapin", "2M swap-in whole (PMD)"),
     ("pte_swapin", "4K swap-in (PTE)"),
 )
 OOM_OUTCOME = "oom"
@@ -80,7 +83,8 @@ SPLITS = "thpwatch_splits_total"
 SPLIT_SECONDS = "thpwatch_split_seconds"
 SPLIT_SUCCESS = ("ok", "returned")  # any other result is an errno name: the split failed
 PMD_SWAPIN = "thpwatch_pmd_swapin_total"
-PMD_SWAPIN_WHOLE = ("major", "minor")  # outcomes that mapped the whole THP at PMD level
+PMD_SWAPIN_WHOLE = ("whole_from_device", "whole_from_swap_cache")  # mapped by one PMD
+PMD_SWAPIN_NOT_SWAPIN = ("retry",)  # redone at once: neither a swap-in nor a failure
 DIRECT_RECLAIM_SECONDS = "thpwatch_direct_reclaim_seconds"
 COMPACTION_SECONDS = "thpwatch_compaction_seconds"
 
