@@ -65,7 +65,20 @@ def caption(screen: str) -> str:
     return found.group(0)
 
 
-def test_scroll_and_reverse_sort_of_the_process_table(term):
+@pytest.fixture
+def crowd():
+    """Enough processes that the table has more than two pages whatever else runs here."""
+    procs = [subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL) for _ in range(CROWD)]
+    yield procs
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+CROWD = 40
+
+
+def test_scroll_and_reverse_sort_of_the_process_table(term, crowd):
     require(os.geteuid() == 0, "needs root to scan every process")
     term.start([THPWATCH, "top", "--no-bpf", "--top", "40", "--process-pids",
                 "--interval", "0.5", "--scan-interval", "0.5"], REPO)  # fmt: skip

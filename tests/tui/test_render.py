@@ -336,14 +336,19 @@ def test_activity_leaves_out_label_sets_that_never_counted():
             snaps.s("thpwatch_madvise_calls_total", hugepage, advice="hugepage", result="ok")
         )
         samples += [
-            snaps.s("thpwatch_pmd_swapin_total", 0.0, outcome=o) for o in ("major", "minor", "oom")
+            snaps.s("thpwatch_pmd_swapin_total", 0.0, outcome=o)
+            for o in ("whole_from_device", "whole_from_swap_cache", "oom")
         ]
         return Snapshot(t, t, tuple(samples), ())
 
-    quiet = text_of(render_activity(Frame.between(snap(1.0, 0), snap(2.0, 0))), 200)
+    quiet = " ".join(
+        text_of(render_activity(Frame.between(snap(1.0, 0), snap(2.0, 0))), 200).split()
+    )
     assert "madvise idle" in quiet and "cold" not in quiet and "PMD oom" not in quiet
-    busy = text_of(render_activity(Frame.between(snap(1.0, 3), snap(2.0, 7))), 200)
-    assert "madvise hugepage 4.0/s  failed 0/s" in busy and "collapse" not in busy
+    busy = " ".join(
+        text_of(render_activity(Frame.between(snap(1.0, 3), snap(2.0, 7))), 200).split()
+    )
+    assert "madvise hugepage 4.0/s failed 0/s" in busy and "collapse" not in busy
 
 
 def test_latency_with_the_probes_bucket_layout():
