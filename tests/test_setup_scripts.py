@@ -92,7 +92,7 @@ def test_the_test_setup_stops_the_services_it_installed(tmp_path):
 def test_the_test_setup_leaves_a_hosts_own_node_exporter_alone(tmp_path):
     everything = (
         "python3-bpfcc python3-venv linux-headers-amd64 prometheus tmux bpftool "
-        "python3-seccomp prometheus-node-exporter libcap2-bin"
+        "python3-seccomp prometheus-node-exporter libcap2-bin python3-click-man lintian"
     )
     calls = run(tmp_path, "setup", installed=everything)
     assert not [c for c in calls if c.startswith(("systemctl", "apt-get"))], calls
