@@ -90,16 +90,23 @@ def scrape() -> str:
         return r.read().decode()
 
 
-def bpf_progs() -> list[dict[str, object]]:
+def bpf_prog_ids() -> set[int]:
+    """Ids of every BPF program loaded in the kernel (bpftool)."""
     out = sh("bpftool", "prog", "show", "--json").stdout
-    return [
-        {"id": p["id"], "name": p.get("name", ""), "pids": [x["pid"] for x in p.get("pids", [])]}
-        for p in json.loads(out or "[]")
-    ]
+    return {p["id"] for p in json.loads(out or "[]")}
 
 
 def progs_of(pid: int) -> list[int]:
-    return [p["id"] for p in bpf_progs() if pid in p["pids"]]
+    """Ids of the BPF programs a process holds open (its fdinfo: "prog_id:" lines; bookworm's
+    bpftool is built without the skeletons that list owning pids)."""
+    ids = set()
+    for info in Path(f"/proc/{pid}/fdinfo").glob("*"):
+        try:
+            text = info.read_text()
+        except OSError:
+            continue
+        ids.update(int(m) for m in re.findall(r"^prog_id:\s+(\d+)$", text, re.M))
+    return sorted(ids)
 
 
 def step_boot() -> None:
@@ -144,9 +151,9 @@ def step_kill9() -> None:
     before = progs_of(pid)
     os.kill(pid, signal.SIGKILL)
     after = wait_active(not_pid=pid)
-    left = progs_of(pid)
+    left = before
     for _ in range(20):  # programs are freed after their last fd closes (RCU): give it time
-        left = [p["id"] for p in bpf_progs() if p["id"] in before]
+        left = sorted(bpf_prog_ids() & set(before))
         if not left:
             break
         time.sleep(1)
@@ -271,7 +278,7 @@ def step_purge() -> None:
         load_state=show("LoadState"),
         user=sh("getent", "passwd", "thpwatch").stdout,
         progs_before=progs,
-        progs_left=[p["id"] for p in bpf_progs() if p["id"] in progs],
+        progs_left=sorted(bpf_prog_ids() & set(progs)),
         processes=sh("pgrep", "-f", "/usr/bin/thpwatch").stdout.split(),
     )
 
