@@ -50,7 +50,7 @@ def test_ready_came_after_the_probes_attached(result):
     """Type=notify: systemd logs the unit started when READY=1 arrives; the daemon logs the
     probes it attached just before sending it."""
     journal = [e["MESSAGE"] for e in record(result, "boot")["journal"]]
-    attached = [i for i, m in enumerate(journal) if re.match(r"[1-9]\d* probes attached: ", m)]
+    attached = [i for i, m in enumerate(journal) if re.search(r": [1-9]\d* probes attached: ", m)]
     started = [i for i, m in enumerate(journal) if m.startswith("Started thpwatch")]
     assert attached and started, journal
     assert attached[0] < started[0], journal
