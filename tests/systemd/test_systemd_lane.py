@@ -141,5 +141,5 @@ def test_a_dedicated_user_with_the_units_capabilities_loses_bpf_and_pagetypeinfo
     assert user["states"]["source bpf"] == "blocked"
     assert user["states"]["source pagetypeinfo"] == "blocked"
     warnings = "\n".join(user["warnings"])
-    assert "source pagetypeinfo: blocked" in warnings and "BPF probes need root" in warnings
+    assert "source bpf: blocked" in warnings and "BPF probes need root" in warnings
     assert user["back"]["state"] == "active"
