@@ -19,7 +19,7 @@ UNIT = REPO / "systemd" / "thpwatch.service"
 DEFAULTS = REPO / "systemd" / "thpwatch.default"
 DOC = REPO / "docs" / "exporter.md"
 SANDBOX = Path(__file__).with_name("sandbox.py")
-SHIPPED_BINARY = "/opt/thpwatch/.venv/bin/thpwatch"
+SHIPPED_BINARY = "/usr/bin/thpwatch"
 
 
 def unit_for_this_checkout(tmp_path: Path) -> Path:
@@ -38,11 +38,25 @@ def systemd_analyze() -> str:
     return path
 
 
+def man_pages_as_packaged(tmp_path: Path) -> Path:
+    """A MANPATH holding the man pages the Debian package ships, generated as its build does."""
+    out = tmp_path / "generated"
+    subprocess.run(
+        [sys.executable, "-P", str(REPO / "debian" / "generate-docs.py"), "0", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    (out / "man1").symlink_to(out / "man")
+    return out
+
+
 def test_unit_verifies(tmp_path):
+    """verify also runs `man` on each man: page of Documentation=: the package's pages."""
     result = subprocess.run(
         [systemd_analyze(), "verify", str(unit_for_this_checkout(tmp_path))],
         capture_output=True,
         text=True,
+        env=dict(os.environ, MANPATH=str(man_pages_as_packaged(tmp_path))),
     )
     assert (result.returncode, result.stderr) == (0, "")
 
@@ -61,7 +75,7 @@ def test_unit_has_the_required_settings():
         "EnvironmentFile=-/etc/default/thpwatch",
     ):
         assert setting in text, setting
-    assert "THPWATCH_ARGS=" in DEFAULTS.read_text()
+    assert "ARGS=" in DEFAULTS.read_text()
 
 
 def test_exposure_score_is_the_one_recorded_in_the_docs(tmp_path):

@@ -10,6 +10,7 @@ import click
 
 from thpwatch.assembly import SourceOptions, all_sources
 from thpwatch.commands.common import enable_probe_option, say_loading_bpf
+from thpwatch.exporter import journal_log
 from thpwatch.exporter.lifecycle import Daemon, Settings
 from thpwatch.exporter.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from thpwatch.exporter.server import ServeError
@@ -167,9 +168,7 @@ def run(
     Exit status: 0 stopped by SIGTERM/SIGINT/SIGQUIT/SIGHUP; 1 could not start (address in
     use, TLS files, web config, textfile directory); 2 bad command line.
     """
-    logging.basicConfig(
-        level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    journal_log.configure(log_level)
     try:
         host, port = parse_listen(listen)
     except ListenAddressError as e:

@@ -100,6 +100,11 @@ class Daemon:
                 # absent is normal (the kernel lacks it); blocked and error need a person
                 level = logging.INFO if st.state is State.ABSENT else logging.WARNING
                 log.log(level, "%s %s: %s (%s)", st.kind, st.name, st.state.value, st.reason)
+        # The journal line READY=1 follows (the systemd lane checks the order).
+        attached = sorted(
+            st.name for st in snap.statuses if st.kind == "probe" and st.state is State.OK
+        )
+        log.info("%d probes attached: %s", len(attached), " ".join(attached) or "none")
 
     # -- steady state ---------------------------------------------------------------------
     def run_forever(self) -> None:

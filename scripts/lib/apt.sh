@@ -1,0 +1,17 @@
+# Sourced by scripts/setup*: install Debian packages that are missing, as root or through sudo.
+# After apt_install, APT_INSTALLED lists the packages this call installed (empty if none).
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+    APT_INSTALLED=()
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || APT_INSTALLED+=("$p")
+    done
+    [ ${#APT_INSTALLED[@]} -gt 0 ] || return 0
+    echo "setup: installing Debian packages: ${APT_INSTALLED[*]}" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${APT_INSTALLED[@]}" >/dev/null
+}
