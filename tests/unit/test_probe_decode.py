@@ -287,7 +287,11 @@ def test_attached_probes_have_their_known_label_sets_at_zero_before_any_event() 
     assert {dict(k)["fault"] for k in faults} == {"pmd_swapin"}  # only its probe is attached
     assert {dict(k)["outcome"] for k in faults} >= {"ok", "oom", "fallback", "retry"}
     swapin = series(out, "thpwatch_pmd_swapin_total")
-    assert {dict(k)["outcome"] for k in swapin} >= {"whole_from_swap_cache", "whole_from_device", "split_fallback"}
+    assert {dict(k)["outcome"] for k in swapin} >= {
+        "whole_from_swap_cache",
+        "whole_from_device",
+        "split_fallback",
+    }
     splits = series(out, "thpwatch_splits_total")
     assert splits == {  # void __split_huge_pmd: `returned`; split_huge_page_to_list: `ok`
         (("level", "pmd"), ("result", "returned")): 0,
