@@ -152,3 +152,24 @@ def test_the_units_sandbox_is_enough(thpwatch_exporter):
     assert effective_capabilities(sandboxed.process.pid) == {c.lower() for c in unit_capabilities()}
     assert any(key.startswith("probe ") for key in full), full
     assert states(sandboxed) == full
+
+
+def unit_settings(name: str) -> list[str]:
+    return re.findall(rf"^{name}=(.*)$", UNIT.read_text(), re.MULTILINE)
+
+
+def test_the_units_descriptor_limit_leaves_room_beyond_the_connection_cap():
+    """The server closes idle connections at its cap; under the unit the process must reach
+    that cap with descriptors to spare for BPF, held sysfs files and the sources (the default
+    soft limit of 1024 was the old exporter's ceiling under held-open connections)."""
+    from thpwatch.exporter.httpserver import Limits
+
+    (limit,) = unit_settings("LimitNOFILE")
+    assert int(limit) >= 4 * Limits.max_connections
+
+
+def test_the_unit_lets_the_bpf_helper_keep_its_capabilities():
+    """The daemon execs its BPF loading helper (python -m thpwatch.probes.helper); under
+    SecureBits=noroot-locked that exec would drop the capabilities it needs, while the unit's
+    capability bounding set already decides what either process may do."""
+    assert unit_settings("SecureBits") == []
