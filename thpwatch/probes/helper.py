@@ -39,7 +39,9 @@ from thpwatch.snapshot import State
 if TYPE_CHECKING:
     from thpwatch.probes.loader import ProbeSet
 
-TIMEOUT = 180.0  # seconds: compiling takes tens of seconds on a busy host (as TimeoutStartSec)
+# seconds: compiling takes tens of seconds on a busy host and minutes under emulation (the
+# kernel lane's TCG guests: 2-3 min unloaded); under systemd TimeoutStartSec bounds it first.
+TIMEOUT = 600.0
 PR_SET_PDEATHSIG = 1
 
 
