@@ -95,7 +95,17 @@ class Exporter:
         self.port = _free_port()
         self.log = open(f"/tmp/thpwatch-run-{self.port}.log", "w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(THPWATCH), "run", "--listen", f"127.0.0.1:{self.port}", *extra],
+            # pagetypeinfo on every scrape (the daemon's default is every 60 s): the tests
+            # compare each scrape with the kernel's state at that moment.
+            [
+                str(THPWATCH),
+                "run",
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--pagetypeinfo-interval",
+                "0",
+                *extra,
+            ],  # fmt: skip
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
