@@ -105,7 +105,7 @@ class Exporter:
                 "--pagetypeinfo-interval",
                 "0",
                 *extra,
-            ],  # fmt: skip
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
