@@ -2,8 +2,9 @@
 in-guest tests (thpwatch against the real kernel) to have passed with their numbers.
 
 The whole lane takes ~12 minutes under TCG (plus a 7-minute kernel build when not cached), too
-much for every CI run: by default this runs the two boots that carry most of the checks
-(`patched`, `unfixed`); THPWATCH_KERNEL_BOOTS=all (or a comma-separated list of names) runs more.
+much for every CI run: THPWATCH_KERNEL_BOOTS=patched,unfixed runs the two boots that carry most
+of the checks, =all (or a comma-separated list of names) more; without it this module is not
+collected (tests/conftest.py says why).
 The full lane is one command, `sudo .venv/bin/python tests/kernel/lane.py` (README.md here), and
 a recorded run is in RESULTS.md."""
 
