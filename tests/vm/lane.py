@@ -76,6 +76,7 @@ class LaneResult:
     modes: list[ModeResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     output_tail: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. an emulator crash before a retried boot
 
     @property
     def passed(self) -> bool:
@@ -202,12 +203,24 @@ def boot(result: LaneResult, results: Path) -> None:
 
 
 def run_lane(series: str, keep: Path | None = None) -> LaneResult:
-    """Boot `series` and run the guest tests; keep: copy the guest's reports and logs there."""
-    result = LaneResult(series, kernel_image=str(prepare(series)))
-    with tempfile.TemporaryDirectory(prefix=f"thpwatch-vm-{series}-") as tmp:
-        boot(result, Path(tmp))
-        if keep is not None:
-            shutil.copytree(tmp, keep / series, dirs_exist_ok=True)
+    """Boot `series` and run the guest tests; keep: copy the guest's reports and logs there.
+
+    A boot whose guest never started is tried once more: QEMU itself has died before the
+    guest's first line under TCG (an msix_table_mmio_write assertion, seen once in 2 boots), an
+    emulator failure that says nothing about thpwatch. The first attempt's problems are kept."""
+    image = str(prepare(series))
+    earlier: list[str] = []
+    for attempt in (1, 2):
+        result = LaneResult(series, kernel_image=image)
+        with tempfile.TemporaryDirectory(prefix=f"thpwatch-vm-{series}-") as tmp:
+            boot(result, Path(tmp))
+            if keep is not None:
+                shutil.copytree(tmp, keep / series, dirs_exist_ok=True)
+        if result.seconds_to_guest is not None or attempt == 2:
+            break
+        earlier = [f"attempt 1 (guest never started, booted again): {p}" for p in result.problems]
+        earlier += [f"attempt 1 output: {line}" for line in result.output_tail[-3:]]
+    result.notes = earlier
     return result
 
 
@@ -232,6 +245,7 @@ def render(result: LaneResult) -> str:
             for name, value in test.properties:
                 lines.append(f"            {name} = {value}")
     lines += [f"  problem: {p}" for p in result.problems]
+    lines += [f"  note: {n}" for n in result.notes]
     if not result.passed:
         lines.append("  guest output (tail):")
         lines += [f"    | {line}" for line in result.output_tail]

@@ -92,3 +92,28 @@ def test_facts_file_is_read_as_pairs(tmp_path: Path) -> None:
         "thp_enabled": "[always] madvise never",
     }
     assert lane.parse_facts(tmp_path / "missing.txt") == {}
+
+
+def test_a_boot_whose_guest_never_started_is_tried_once_more(monkeypatch, tmp_path) -> None:
+    """QEMU can die before the guest's first line (an emulator assertion under TCG): that boot is
+    repeated once, its problems kept as notes; a second such failure is the verdict."""
+    attempts: list[int] = []
+
+    def fake_boot(result, results: Path) -> None:
+        attempts.append(1)
+        if len(attempts) == 1 or crash_twice:
+            result.problems.append("the guest command never started (no THPWATCH-GUEST-START line)")
+            result.output_tail = ["qemu-system-x86_64: msix_table_mmio_write: Assertion failed."]
+        else:
+            result.seconds_to_guest = 3.0
+
+    monkeypatch.setattr(lane, "prepare", lambda series: tmp_path / "vmlinuz")
+    monkeypatch.setattr(lane, "boot", fake_boot)
+    crash_twice = False
+    result = lane.run_lane("6.12")
+    assert len(attempts) == 2 and result.seconds_to_guest == 3.0 and not result.problems
+    assert any("msix_table_mmio_write" in n for n in result.notes)
+    attempts.clear()
+    crash_twice = True
+    result = lane.run_lane("6.12")
+    assert len(attempts) == 2 and result.problems and not result.passed
