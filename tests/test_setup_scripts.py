@@ -66,7 +66,13 @@ def installs(calls: list[str]) -> list[str]:
 
 def test_the_run_commands_setup_installs_only_the_runtime_and_touches_no_service(tmp_path):
     calls = run(tmp_path, "setup-runtime")
-    assert installs(calls) == ["python3-bpfcc", "python3-venv", "linux-headers-amd64"]
+    assert installs(calls) == [
+        "python3-bpfcc",
+        "python3-venv",
+        "linux-headers-amd64",
+        "python3-yaml",
+        "python3-bcrypt",
+    ]
     assert not [c for c in calls if c.startswith("systemctl")], calls
     pip = [c for c in calls if c.startswith("pip ")]
     assert len(pip) == 1 and pip[0].endswith("-e " + str(tmp_path / "repo")), pip
@@ -91,8 +97,9 @@ def test_the_test_setup_stops_the_services_it_installed(tmp_path):
 
 def test_the_test_setup_leaves_a_hosts_own_node_exporter_alone(tmp_path):
     everything = (
-        "python3-bpfcc python3-venv linux-headers-amd64 prometheus tmux bpftool "
-        "python3-seccomp prometheus-node-exporter libcap2-bin python3-click-man lintian"
+        "python3-bpfcc python3-venv linux-headers-amd64 python3-yaml python3-bcrypt prometheus "
+        "tmux bpftool python3-seccomp prometheus-node-exporter libcap2-bin python3-click-man "
+        "lintian openssl"
     )
     calls = run(tmp_path, "setup", installed=everything)
     assert not [c for c in calls if c.startswith(("systemctl", "apt-get"))], calls
