@@ -22,6 +22,7 @@ from thpwatch import workload
 from thpwatch.sources.cgroups import memory_hierarchies
 
 BAD_COMM = b"thpw\xff\xfeodd"  # 9 bytes, under TASK_COMM_LEN; not UTF-8
+PLAIN_COMM = b"thpw-plain"
 
 # The child renames itself, maps a file whose name is not UTF-8, says so, and sleeps.
 CHILD = textwrap.dedent(
@@ -57,22 +58,32 @@ def state(got, source: str) -> str:
     return on
 
 
-@pytest.fixture
-def odd_process(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    mapped = os.fsdecode(bytes(tmp_path) + b"/mapped-\xff\xfe.bin")
+@contextlib.contextmanager
+def renamed_child(comm: bytes, mapped: str) -> Iterator[subprocess.Popen[str]]:
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, BAD_COMM.decode("latin-1"), mapped],
+        [sys.executable, "-c", CHILD, comm.decode("latin-1"), mapped],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert child.stdout is not None and child.stdout.readline() == "ready\n"
-        assert Path(f"/proc/{child.pid}/comm").read_bytes() == BAD_COMM + b"\n"
+        assert Path(f"/proc/{child.pid}/comm").read_bytes() == comm + b"\n"
         yield child
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.fixture
+def odd_process(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """The odd process, and after it (a higher pid, so later in the scan) a plainly named one."""
+    odd_file = os.fsdecode(bytes(tmp_path) + b"/mapped-\xff\xfe.bin")
+    with (
+        renamed_child(BAD_COMM, odd_file) as odd,
+        renamed_child(PLAIN_COMM, str(tmp_path / "plain")),
+    ):
+        yield odd
 
 
 @pytest.fixture
@@ -108,7 +119,8 @@ def test_odd_names_keep_scrapes_200_and_the_scans_whole(odd_process, odd_cgroup,
     assert state(got, "cgroups") == "ok", exporter.stderr()
     comms = {dict(lbl)["comm"] for n, lbl in got if n == "thpwatch_process_anon_rss_bytes"}
     assert "thpw\\xff\\xfeodd" in comms  # escaped, kept
-    assert len(comms) > 5  # the rest of the scan is intact
+    # The rest of the scan is intact: the processes before (this one) and after the odd one.
+    assert {Path("/proc/self/comm").read_text().strip(), PLAIN_COMM.decode()} <= comms, comms
     _, metric = odd_cgroup
     cgroups = {dict(lbl)["cgroup"] for n, lbl in got if n == metric}
     assert f"/thpw-input-\\xff\\xfe-{os.getpid()}" in cgroups
