@@ -77,6 +77,11 @@ class Switchboard:
     """Attaches and detaches an opened ProbeSet's tracepoint programs by group."""
 
     def __init__(self, probes: ProbeSet) -> None:
+        # ProbeSet.open() also exports duplicates of bcc's attachment fds (for the daemon's
+        # hand-off); while one is open, bcc's detach leaves the program attached and the next
+        # attach fails with EEXIST. bcc's own fds are what this board switches.
+        for obj in probes.objects:
+            obj.close_links()
         self.attachments: list[Attachment] = []
         for st in probes.states.values():
             if st.state is not State.OK or st.spec.kind != "tracepoint":

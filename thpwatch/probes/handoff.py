@@ -64,6 +64,14 @@ class LoadedObject:
     def fds(self) -> list[int]:
         return [*self.maps.values(), *self.links.values(), *self.progs.values()]
 
+    def close_links(self) -> None:
+        """Give up this object's hold on the attachments (the programs stay attached for as
+        long as another fd holds them)."""
+        for fd in self.links.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.links.clear()
+
     def close(self) -> None:
         for fd in self.fds():
             with contextlib.suppress(OSError):
