@@ -199,26 +199,10 @@ def run_boot(boot: Boot, image: Path, artifacts: Path | None = None) -> BootResu
         command = vm_lane.vng_command(
             image, results, guest=guest, memory=boot.memory, append=boot.append
         )
-        env = dict(os.environ, PATH=f"{vm_lane.CACHE / 'venv/bin'}:{os.environ.get('PATH', '')}")
+        output: list[str] = []
         start = time.monotonic()
-        try:
-            # QEMU truncates a log given as fd 2: read vng's output through a pipe.
-            done = subprocess.run(
-                command,
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                timeout=BOOT_TIMEOUT_S,
-                check=False,
-            )
-            output = done.stdout.splitlines()
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout or ""
-            output = (out.decode(errors="replace") if isinstance(out, bytes) else out).splitlines()
+        _, timed_out = vm_lane.run_guest(command, output.append, BOOT_TIMEOUT_S)
+        if timed_out:
             result.problems.append(f"guest still running after {BOOT_TIMEOUT_S} s: killed")
         result.seconds = time.monotonic() - start
         for line in output:

@@ -13,16 +13,20 @@ Exit status 0 only if every kernel's guest run passed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -151,15 +155,17 @@ def parse_facts(path: Path) -> dict[str, str]:
     return {k: v for k, v in pairs}
 
 
-def boot(result: LaneResult, results: Path) -> None:
-    """Boot the kernel, stream the guest's console, time it; fill in `result`."""
+def run_guest(
+    command: list[str], on_line: Callable[[str], None], timeout_s: float
+) -> tuple[int, bool]:
+    """Run vng in a process group of its own, hand each line of its output to on_line, and
+    after timeout_s kill the whole group (vng, QEMU, virtiofsd), even while the guest prints
+    nothing: killing vng alone left QEMU running and holding the pipe. Returns vng's exit
+    status and whether it timed out."""
     env = dict(os.environ, PATH=f"{CACHE / 'venv/bin'}:{os.environ.get('PATH', '')}")
-    start = time.monotonic()
-    output: list[str] = []
-    pytest_rc: dict[str, int] = {}
     # QEMU truncates a log file given as fd 2: always read vng's output through a pipe.
-    with subprocess.Popen(
-        vng_command(Path(result.kernel_image), results),
+    proc = subprocess.Popen(
+        command,
         cwd=REPO,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -167,21 +173,53 @@ def boot(result: LaneResult, results: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
-    ) as proc:
+        start_new_session=True,
+    )
+    expired = threading.Event()
+
+    def kill_group() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def expire() -> None:
+        expired.set()
+        kill_group()
+
+    timer = threading.Timer(timeout_s, expire)
+    timer.start()
+    try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            output.append(line.rstrip("\n"))
-            words = line.split()
-            if words[:1] == ["THPWATCH-GUEST-START"] and result.seconds_to_guest is None:
-                result.seconds_to_guest = time.monotonic() - start
-                result.release = words[1] if len(words) > 1 else ""
-            elif words[:1] == ["THPWATCH-GUEST-PYTEST-RC"] and len(words) == 3:
-                pytest_rc[words[1]] = int(words[2])
-            if time.monotonic() - start > BOOT_TIMEOUT_S:
-                proc.kill()
-                result.problems.append(f"guest still running after {BOOT_TIMEOUT_S} s: killed")
-                break
-        result.vng_returncode = proc.wait()
+            on_line(line.rstrip("\n"))
+        return proc.wait(), expired.is_set()
+    finally:
+        timer.cancel()
+        kill_group()  # whatever of the group outlived vng
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def boot(result: LaneResult, results: Path) -> None:
+    """Boot the kernel, stream the guest's console, time it; fill in `result`."""
+    start = time.monotonic()
+    output: list[str] = []
+    pytest_rc: dict[str, int] = {}
+
+    def on_line(line: str) -> None:
+        output.append(line)
+        words = line.split()
+        if words[:1] == ["THPWATCH-GUEST-START"] and result.seconds_to_guest is None:
+            result.seconds_to_guest = time.monotonic() - start
+            result.release = words[1] if len(words) > 1 else ""
+        elif words[:1] == ["THPWATCH-GUEST-PYTEST-RC"] and len(words) == 3:
+            pytest_rc[words[1]] = int(words[2])
+
+    result.vng_returncode, timed_out = run_guest(
+        vng_command(Path(result.kernel_image), results), on_line, BOOT_TIMEOUT_S
+    )
+    if timed_out:
+        result.problems.append(f"guest still running after {BOOT_TIMEOUT_S} s: killed")
     result.seconds_total = time.monotonic() - start
     result.host_maxrss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result.output_tail = output[-40:]

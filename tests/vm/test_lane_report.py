@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,35 @@ def test_a_boot_whose_guest_never_started_is_tried_once_more(monkeypatch, tmp_pa
     crash_twice = True
     result = lane.run_lane("6.12")
     assert len(attempts) == 2 and result.problems and not result.passed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_run_guest_kills_a_silent_guest_and_its_whole_group(tmp_path: Path):
+    # vng's stand-in starts a grandchild (QEMU's) that keeps the pipe open, says one line, and
+    # then prints nothing: the deadline must still hold and the grandchild must die too.
+    pidfile = tmp_path / "grandchild"
+    command = ["sh", "-c", f"sleep 300 & echo $! > {pidfile}; echo started; wait"]
+    lines: list[str] = []
+    start = time.monotonic()
+    rc, timed_out = lane.run_guest(command, lines.append, timeout_s=1)
+    assert timed_out and rc != 0
+    assert lines == ["started"]
+    assert time.monotonic() - start < 30
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def test_run_guest_returns_the_exit_status_of_a_guest_that_finishes():
+    lines: list[str] = []
+    assert lane.run_guest(["sh", "-c", "echo a; echo b; exit 3"], lines.append, 60) == (3, False)
+    assert lines == ["a", "b"]
