@@ -9,6 +9,7 @@ from pathlib import Path
 
 from thpwatch.checks import ChecksSource
 from thpwatch.features import FeaturesSource, has_lazy_pte
+from thpwatch.kernel.liveroot import is_live
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.sampler import Periodic
 from thpwatch.sources.base import Source
@@ -35,7 +36,7 @@ class SourceOptions:
     top: int = 10  # processes / cgroups emitted per scan
     scan_interval: float = 60.0  # seconds between process and cgroup scans (Periodic)
     kmsg: bool = True
-    bpf: bool = True  # for the probe sources; forced off when root is not "/"
+    bpf: bool = True  # for the probe sources; off unless root is live (kernel/liveroot.py)
     enable_probes: tuple[str, ...] = ()  # opt-in probe groups to load besides the default set
     pid: int | None = None  # the probes count only this process's events (THPW_TGID)
     # seconds between /proc/pagetypeinfo reads (0: every Snapshot); the daemon's default is
@@ -93,7 +94,7 @@ def build_sources(
 def all_sources(root: Path, options: SourceOptions) -> list[Source]:
     """Everything one Snapshot reads: the kernel files and checks (lazy-PTE from feature
     detection), the host sources of `options`, and the BPF probes when options.bpf and root is
-    the running system's."""
+    the running kernel's (/, or the host's /proc and /sys under a prefix)."""
     # Host sources first: feature detection (BTF, kallsyms) then costs the features source's
     # time, not the checks' that ask whether the kernel has lazy PTE.
     readings = KernelReadings(root, options.pagetypeinfo_interval)
@@ -106,7 +107,7 @@ def all_sources(root: Path, options: SourceOptions) -> list[Source]:
             readings=readings,
         ),
     ]
-    if options.bpf and root == Path("/"):
+    if options.bpf and is_live(root):
         sources.append(_bpf_source(options, readings))
     return sources
 

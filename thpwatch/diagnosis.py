@@ -16,6 +16,7 @@ from typing import Any
 from thpwatch.checks import CHECK_MEANINGS
 from thpwatch.doctor_selftest import SelftestReport
 from thpwatch.features import KernelReport, Presence, detect
+from thpwatch.kernel.liveroot import is_live
 from thpwatch.snapshot import Snapshot, SourceStatus, State
 
 # Severity of a finding, and the exit code it implies (see commands.common).
@@ -280,7 +281,7 @@ def diagnose(
     selftest: the probes' workload comparison, when asked for."""
     kernel = detect(root, selftest=True)
     if bpf is None:
-        why = NO_BPF if root == Path("/") else f"{FIXTURE} ({root})"
+        why = NO_BPF if is_live(root) else f"{FIXTURE} ({root})"
         bpf_report = BpfReport((), "", "", why)
     else:
         bpf_report = bpf()

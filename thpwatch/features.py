@@ -22,6 +22,7 @@ from thpwatch.kernel import facts
 from thpwatch.kernel.btf import Btf, BtfError, FuncProto
 from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.kallsyms import find_symbols
+from thpwatch.kernel.liveroot import is_live
 from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_file
 from thpwatch.kernel.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
 from thpwatch.kernel.vmstat import read_vmstat
@@ -226,7 +227,7 @@ class _Looker:
             self.problems.append(str(e))
             return "unknown"
         except OSError:
-            return os.uname().release if self.root == Path("/") else "unknown"
+            return os.uname().release if is_live(self.root) else "unknown"
         return label_text(raw.strip()) or "unknown"
 
 
@@ -277,7 +278,7 @@ def detect(root: Path = Path("/"), *, selftest: bool = False) -> KernelReport:
             look.btf_parameter(fn, facts.LAZY_PTE_PARAM_NAME, facts.LAZY_PTE_PARAM_TYPE)
             for fn in facts.LAZY_PTE_FUNCTIONS
         ],
-        live=root == Path("/"),
+        live=is_live(root),
         asked=selftest,
     )
     series = (

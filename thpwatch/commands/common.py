@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from thpwatch.assembly import SourceOptions
+from thpwatch.kernel.liveroot import is_live
 from thpwatch.sampler import Sampler
 from thpwatch.snapshot import Snapshot, SourceStatus, State
 
@@ -40,7 +41,8 @@ root_option = click.option(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=Path("/"),
     show_default=True,
-    help="Read the kernel's files under this directory (a fixture tree); BPF is off then.",
+    help="Read the kernel's files under this directory: the host's /proc and /sys mounted "
+    "there (a container), or a fixture tree (BPF is off then).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
 
@@ -90,7 +92,7 @@ def options_from(root: Path, kw: dict) -> SourceOptions:
         process_pids=kw.pop("process_pids"),
         cgroups=kw.pop("cgroups"),
         top=kw.pop("top"),
-        bpf=not kw.pop("no_bpf") and root == Path("/"),
+        bpf=not kw.pop("no_bpf") and is_live(root),
         enable_probes=tuple(kw.pop("enable_probes")),
     )
 

@@ -15,6 +15,7 @@ from thpwatch.exporter.lifecycle import Daemon, Settings
 from thpwatch.exporter.listen import DEFAULT_LISTEN, ListenAddressError, parse_listen
 from thpwatch.exporter.server import ServeError
 from thpwatch.exporter.textfile import TextfileError
+from thpwatch.kernel.liveroot import is_live
 
 log = logging.getLogger("thpwatch")
 
@@ -190,7 +191,7 @@ def run(
     )
     daemon = Daemon(all_sources(root, options), settings)
     daemon.install_signal_handlers()
-    say_loading_bpf(options.bpf and root == Path("/"))
+    say_loading_bpf(options.bpf and is_live(root))
     try:
         daemon.start()
     except (ServeError, TextfileError) as e:
