@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from thpwatch.metric import Metric
 from thpwatch.snapshot import Histogram, Labels, Sample, SourceStatus, labels_of
 
 MAX_PROBLEMS = 20  # problems named in one source's status
@@ -21,8 +22,16 @@ class Emitter:
     more_problems: int = 0  # problems past MAX_PROBLEMS: counted, not kept
 
     def add(
-        self, name: str, value: float | Histogram, labels: Labels | None = None, **kw: str
+        self,
+        metric: Metric | str,
+        value: float | Histogram,
+        labels: Labels | None = None,
+        **kw: str,
     ) -> None:
+        """One sample of `metric`, its declaration (so its name is written once, there); a name
+        is taken too, for metrics named at run time (discovered stats) and emitters that declare
+        theirs elsewhere."""
+        name = metric.name if isinstance(metric, Metric) else metric
         self.samples.append(Sample(name, labels_of(dict(labels or ()), **kw), value))
 
     def problem(self, message: str) -> None:
