@@ -1,31 +1,36 @@
 """The one metric catalog: every metric thpwatch exports, gathered from the modules that emit it.
 
 Each emitting module declares `METRICS` (a tuple of Metric) and may declare `DISCOVERED`
-(a tuple of DiscoveredFamily). The exporter, the TUI, the dashboards' queries and the docs are
-checked against this catalog by tests.
+(a tuple of DiscoveredFamily) at its top level; the catalog finds those modules itself, by
+reading the package, so a new source joins it without being listed anywhere. The exporter, the
+TUI, the dashboards' queries and the docs are checked against this catalog by tests.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 
 from thpwatch.metric import DiscoveredFamily, Metric
 
-# Modules that declare metrics. A module listed here must exist and import cleanly.
-EMITTERS = (
-    "thpwatch.status_metrics",
-    "thpwatch.exporter.self_metrics",
-    "thpwatch.exporter.textfile",
-    "thpwatch.features",
-    "thpwatch.sources.files",
-    "thpwatch.sources.procscan",
-    "thpwatch.sources.cgroups",
-    "thpwatch.sources.kmsg",
-    "thpwatch.checks",
-    "thpwatch.probes.metrics",
-)
+PACKAGE = Path(__file__).resolve().parent
+# A top-level assignment (plain or annotated) to METRICS or DISCOVERED.
+_DECLARES = re.compile(r"^(?:METRICS|DISCOVERED)\b\s*[:=]", re.MULTILINE)
+
+
+def emitter_modules() -> tuple[str, ...]:
+    """Every thpwatch module that declares METRICS or DISCOVERED, found by reading the source
+    files of the package (importing every module to look would load the TUI and the CLI into
+    the daemon). Sorted by path."""
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if _DECLARES.search(path.read_text(encoding="utf-8")):
+            rel = path.relative_to(PACKAGE.parent).with_suffix("")
+            names.append(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts))
+    return tuple(names)
 
 
 class Catalog:
@@ -63,13 +68,8 @@ class Catalog:
 def _gather() -> Catalog:
     metrics: list[Metric] = []
     families: list[DiscoveredFamily] = []
-    for modname in EMITTERS:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name == modname:
-                continue  # emitter not written yet in this checkout
-            raise
+    for modname in emitter_modules():
+        mod = importlib.import_module(modname)
         metrics.extend(getattr(mod, "METRICS", ()))
         families.extend(getattr(mod, "DISCOVERED", ()))
     return Catalog(metrics, families)
