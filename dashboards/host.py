@@ -23,7 +23,7 @@ SIZED = HOST + ', size=~"$size"'
 WINDOW = "$__rate_interval"
 FAULT_KINDS = "pmd_anon|pud_anon|pmd_swapin|pte_swapin"
 SPLIT_DONE = "ok|returned"  # split results that are not failures ("returned": void function)
-# The checks behind the two pool-consistency alerts (thpwatch/checks.py).
+# The checks behind the two pool-consistency alerts (thpwatch/sources/checks.py).
 POOL_CHECKS = "reserve_pageblocks_match_pool|quota_backed_by_free_blocks"
 
 

@@ -14,7 +14,6 @@ from unit.fixturetree import tree
 from thpwatch.catalog import catalog
 from thpwatch.features import (
     Evidence,
-    FeaturesSource,
     Presence,
     conclude,
     detect,
@@ -24,6 +23,7 @@ from thpwatch.features import (
 from thpwatch.kernel.vmpte_selftest import VmpteGrowth
 from thpwatch.sampler import run_source
 from thpwatch.snapshot import State
+from thpwatch.sources.features import FeaturesSource
 
 SERIES = ("reserved_thp", "pud_thp", "lazy_pte", "pmd_swap")
 

@@ -7,24 +7,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from thpwatch.checks import ChecksSource
-from thpwatch.features import FeaturesSource, has_lazy_pte
+from thpwatch.features import has_lazy_pte
 from thpwatch.kernel.liveroot import is_live
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.sampler import Periodic
 from thpwatch.sources.base import Source
 from thpwatch.sources.cgroups import CgroupScan
-from thpwatch.sources.files import (
-    CmdlineSource,
-    MeminfoSource,
-    MthpSource,
-    PagetypeinfoSource,
-    ReservedThpSource,
-    ThpSettingsSource,
-    VmstatSource,
-)
+from thpwatch.sources.checks import ChecksSource
+from thpwatch.sources.cmdline import CmdlineSource
+from thpwatch.sources.features import FeaturesSource
 from thpwatch.sources.kmsg import KmsgSource
+from thpwatch.sources.meminfo import MeminfoSource
+from thpwatch.sources.mthp import MthpSource
+from thpwatch.sources.pagetypeinfo import PagetypeinfoSource
 from thpwatch.sources.procscan import ProcScan
+from thpwatch.sources.reserved_thp import ReservedThpSource
+from thpwatch.sources.thp_settings import ThpSettingsSource
+from thpwatch.sources.vmstat import VmstatSource
 
 
 @dataclass(frozen=True)

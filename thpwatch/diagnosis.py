@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thpwatch.checks import CHECK_MEANINGS
 from thpwatch.doctor_selftest import SelftestReport
 from thpwatch.features import KernelReport, Presence, detect
 from thpwatch.kernel.liveroot import is_live
 from thpwatch.snapshot import Snapshot, SourceStatus, State
+from thpwatch.sources.checks import CHECK_MEANINGS
 
 # Severity of a finding, and the exit code it implies (see commands.common).
 INFO, WARNING, ERROR, BLOCKED = "info", "warning", "error", "blocked"

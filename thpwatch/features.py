@@ -16,8 +16,6 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from thpwatch import __version__
-from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.kernel.btf import Btf, BtfError, FuncProto
 from thpwatch.kernel.errors import KernelFileError
@@ -26,19 +24,6 @@ from thpwatch.kernel.liveroot import is_live
 from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_file
 from thpwatch.kernel.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
 from thpwatch.kernel.vmstat import read_vmstat
-from thpwatch.metric import Metric
-from thpwatch.snapshot import SourceStatus, State
-
-METRICS = (
-    Metric(
-        "thpwatch_kernel_info",
-        "info",
-        "Running kernel release and whether it carries each THP series (yes, no, unknown).",
-        ("release", "reserved_thp", "pud_thp", "lazy_pte", "pmd_swap"),
-    ),
-    Metric("thpwatch_build_info", "info", "thpwatch version.", ("version",)),
-)
-
 
 # Every name looked up in /proc/kallsyms (one pass over the file).
 _SYMBOLS = (
@@ -333,30 +318,3 @@ def has_lazy_pte(root: Path = Path("/")) -> bool | None:
     """Whether PMD THPs skip the deposited PTE table here; None when that cannot be told."""
     present = detected(root).feature("lazy_pte").present
     return None if present is Presence.UNKNOWN else present is Presence.YES
-
-
-class FeaturesSource:
-    """Emits thpwatch_kernel_info and thpwatch_build_info."""
-
-    name = "features"
-
-    def __init__(self, root: Path = Path("/")) -> None:
-        self.root = root
-
-    def collect(self, out: Emitter) -> None:
-        report = detected(self.root)
-        out.add(
-            "thpwatch_kernel_info",
-            1.0,
-            release=report.release,
-            **{f.key: f.present.value for f in report.series},
-        )
-        out.add("thpwatch_build_info", 1.0, version=__version__)
-        for problem in report.problems:
-            out.problem(problem)
-        # A series that cannot be told (no BTF, say) is a limit of this host, not a failure.
-        for f in report.series:
-            if f.present is Presence.UNKNOWN:
-                checks = "; ".join(f"{e.check}: {e.found}" for e in f.evidence)
-                reason = f"cannot tell whether the kernel has {f.title}: {checks}"
-                out.status(SourceStatus(f"features.{f.key}", "source", State.ABSENT, reason))

@@ -17,7 +17,7 @@ from thpwatch.kernel import facts
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.sampler import Sampler
 from thpwatch.snapshot import Snapshot
-from thpwatch.sources.files import MthpSource
+from thpwatch.sources.mthp import MthpSource
 from thpwatch.workload import PMD_BYTES, Did, Region
 
 SCRAPE_INTERVAL = 1.0  # seconds: the harness' Prometheus scrapes every second

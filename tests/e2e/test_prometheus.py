@@ -11,7 +11,7 @@ from conftest import FIXTURES, require
 from e2e import kernelfiles
 from e2e.harness import probes_in_this_checkout, scrape_config
 from thpwatch.kernel.facts import is_gauge_stat
-from thpwatch.sources.files import stat_metric
+from thpwatch.sources.common import stat_metric
 
 pytestmark = pytest.mark.e2e
 

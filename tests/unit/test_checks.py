@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from fixturetree import FIXTURES, PATCHED, STOCK, collect, deny_reading, tree
 
-from thpwatch.checks import CheckResult, ChecksSource, deposit_estimate, reserved_checks
 from thpwatch.kernel.mthp import read_mthp
 from thpwatch.kernel.pagetypeinfo import read_pagetypeinfo
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.kernel.reserved_thp import ReservedThpPool, read_reserved_thp
 from thpwatch.snapshot import State, labels_of
+from thpwatch.sources.checks import CheckResult, ChecksSource, deposit_estimate, reserved_checks
 
 CHECKS = (
     "pool_used_plus_free",

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         "model",
         {"thpwatch", "metric", "timespec", "snapshot", "emitter", "status_metrics", "catalog"},
     ),
-    ("readers", {"sources/", "probes/", "features", "checks", "workload", "doctor_selftest"}),
+    ("readers", {"sources/", "probes/", "features", "workload", "doctor_selftest"}),
     ("sampling", {"sampler", "assembly"}),
     ("views", {"diagnosis", "rates", "promapi", "history"}),
     ("frontends", {"exporter/", "tui/", "commands/"}),

@@ -11,15 +11,13 @@ from thpwatch.catalog import catalog
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.sampler import Sampler
 from thpwatch.snapshot import State, labels_of
-from thpwatch.sources.files import (
-    CmdlineSource,
-    MeminfoSource,
-    MthpSource,
-    PagetypeinfoSource,
-    ReservedThpSource,
-    ThpSettingsSource,
-    VmstatSource,
-)
+from thpwatch.sources.cmdline import CmdlineSource
+from thpwatch.sources.meminfo import MeminfoSource
+from thpwatch.sources.mthp import MthpSource
+from thpwatch.sources.pagetypeinfo import PagetypeinfoSource
+from thpwatch.sources.reserved_thp import ReservedThpSource
+from thpwatch.sources.thp_settings import ThpSettingsSource
+from thpwatch.sources.vmstat import VmstatSource
 
 L = labels_of
 

@@ -33,33 +33,32 @@ from thpwatch.kernel.reserved_thp import ReservedThpPool
 from thpwatch.metric import Metric
 from thpwatch.sources.base import SourceAbsent, kernel_files
 
-METRICS = (
-    Metric(
-        "thpwatch_check_violation",
-        "gauge",
-        "1 while a kernel consistency check fails, 0 while it holds.",
-        ("check",),
-    ),
-    Metric(
-        "thpwatch_check_observed",
-        "gauge",
-        "The number a consistency check observed (see thpwatch_check_limit).",
-        ("check",),
-    ),
-    Metric(
-        "thpwatch_check_limit",
-        "gauge",
-        "What a consistency check's observed number must equal or stay at or below.",
-        ("check",),
-    ),
-    Metric(
-        "thpwatch_pagetable_deposit_estimate_bytes",
-        "gauge",
-        "ESTIMATE of page-table memory pre-deposited for mapped anon THPs, by THP level.",
-        ("level",),
-        "bytes",
-    ),
+VIOLATION = Metric(
+    "thpwatch_check_violation",
+    "gauge",
+    "1 while a kernel consistency check fails, 0 while it holds.",
+    ("check",),
 )
+OBSERVED = Metric(
+    "thpwatch_check_observed",
+    "gauge",
+    "The number a consistency check observed (see thpwatch_check_limit).",
+    ("check",),
+)
+LIMIT = Metric(
+    "thpwatch_check_limit",
+    "gauge",
+    "What a consistency check's observed number must equal or stay at or below.",
+    ("check",),
+)
+DEPOSIT_ESTIMATE = Metric(
+    "thpwatch_pagetable_deposit_estimate_bytes",
+    "gauge",
+    "ESTIMATE of page-table memory pre-deposited for mapped anon THPs, by THP level.",
+    ("level",),
+    "bytes",
+)
+METRICS = (VIOLATION, OBSERVED, LIMIT, DEPOSIT_ESTIMATE)
 
 
 @dataclass(frozen=True)
@@ -187,9 +186,9 @@ class ChecksSource:
             pool = self.readings.pool.get(self.name)
         results = reserved_checks(pool, self._pagetypeinfo(out)) if pool is not None else []
         for r in results:
-            out.add("thpwatch_check_violation", float(r.violated), check=r.check)
-            out.add("thpwatch_check_observed", r.observed, check=r.check)
-            out.add("thpwatch_check_limit", r.limit, check=r.check)
+            out.add(VIOLATION, float(r.violated), check=r.check)
+            out.add(OBSERVED, r.observed, check=r.check)
+            out.add(LIMIT, r.limit, check=r.check)
         with kernel_files():
             hpage_bytes = self.readings.hpage_pmd_size.get(self.name)
             anon_thps = self.readings.vmstat.get(self.name).get(facts.VMSTAT_ANON_THPS)
@@ -200,7 +199,7 @@ class ChecksSource:
                 anon_thps, mthp, hpage_bytes, None if lazy is None else not lazy
             )
             for level, value in estimate.items():
-                out.add("thpwatch_pagetable_deposit_estimate_bytes", value, level=level)
+                out.add(DEPOSIT_ESTIMATE, value, level=level)
         if not results and not out.samples:
             raise SourceAbsent(
                 "nothing to check: no Reserved THP pool, no PUD THP size, and whether the kernel"
