@@ -31,22 +31,21 @@ TEMP_PREFIX = f".{FILE_NAME}."
 TEMP_SUFFIX = ".tmp"
 MODE = 0o644  # node_exporter runs as its own user
 
-METRICS = (
-    Metric("thpwatch_textfile_writes_total", "counter", "Textfile rewrites that succeeded."),
-    Metric(
-        "thpwatch_textfile_write_errors_total",
-        "counter",
-        "Textfile rewrites that failed, by errno name (ENOSPC, EACCES, ...).",
-        ("reason",),
-    ),
-    Metric(
-        "thpwatch_textfile_last_success_timestamp_seconds",
-        "gauge",
-        "When the textfile was last rewritten (Unix time); absent before the first success.",
-        (),
-        "seconds",
-    ),
+WRITES = Metric("thpwatch_textfile_writes_total", "counter", "Textfile rewrites that succeeded.")
+WRITE_ERRORS = Metric(
+    "thpwatch_textfile_write_errors_total",
+    "counter",
+    "Textfile rewrites that failed, by errno name (ENOSPC, EACCES, ...).",
+    ("reason",),
 )
+LAST_SUCCESS = Metric(
+    "thpwatch_textfile_last_success_timestamp_seconds",
+    "gauge",
+    "When the textfile was last rewritten (Unix time); absent before the first success.",
+    (),
+    "seconds",
+)
+METRICS = (WRITES, WRITE_ERRORS, LAST_SUCCESS)
 
 
 class TextfileError(Exception):
@@ -135,10 +134,10 @@ class TextfileWriter:
         return True
 
     def collect(self, out: Emitter) -> None:
-        out.add("thpwatch_textfile_writes_total", float(self.writes))
+        out.add(WRITES, float(self.writes))
         for reason, count in sorted(self.errors.items()):
-            out.add("thpwatch_textfile_write_errors_total", float(count), reason=reason)
+            out.add(WRITE_ERRORS, float(count), reason=reason)
         if self.last_success is not None:
-            out.add("thpwatch_textfile_last_success_timestamp_seconds", self.last_success)
+            out.add(LAST_SUCCESS, self.last_success)
         if self.last_error:
             out.problem(self.last_error)

@@ -57,27 +57,30 @@ V1_METRICS = dict(zip(facts.CGROUP1_MEMSTAT_THP, (  # key i -> metric i
         ("cgroup",), "bytes",
     ),
 ), strict=True))  # fmt: skip
+SCAN_CGROUPS = Metric(
+    "thpwatch_cgroup_scan_cgroups",
+    "gauge",
+    "Cgroups whose memory.stat the last walk read, by hierarchy (v1, v2).",
+    ("hierarchy",),
+)
+SCAN_SKIPPED = Metric(
+    "thpwatch_cgroup_scan_skipped",
+    "gauge",
+    "Cgroups the last walk could not read, by reason (vanished, malformed, unreadable).",
+    ("reason",),
+)
+SCAN_TRUNCATED = Metric(
+    "thpwatch_cgroup_scan_truncated",
+    "gauge",
+    "1 if the last walk of a hierarchy stopped at its bound (more cgroups than max_cgroups).",
+    ("hierarchy",),
+)
 METRICS = (
     *V2_METRICS.values(),
     *V1_METRICS.values(),
-    Metric(
-        "thpwatch_cgroup_scan_cgroups",
-        "gauge",
-        "Cgroups whose memory.stat the last walk read, by hierarchy (v1, v2).",
-        ("hierarchy",),
-    ),
-    Metric(
-        "thpwatch_cgroup_scan_skipped",
-        "gauge",
-        "Cgroups the last walk could not read, by reason (vanished, malformed, unreadable).",
-        ("reason",),
-    ),
-    Metric(
-        "thpwatch_cgroup_scan_truncated",
-        "gauge",
-        "1 if the last walk of a hierarchy stopped at its bound (more cgroups than max_cgroups).",
-        ("hierarchy",),
-    ),
+    SCAN_CGROUPS,
+    SCAN_SKIPPED,
+    SCAN_TRUNCATED,
 )
 
 
@@ -148,7 +151,7 @@ class CgroupScan:
         for h in hierarchies:
             self._scan(h, out, skipped)
         for reason in ("vanished", "malformed", "unreadable"):
-            out.add("thpwatch_cgroup_scan_skipped", float(skipped[reason]), reason=reason)
+            out.add(SCAN_SKIPPED, float(skipped[reason]), reason=reason)
         if skipped["unreadable"]:
             raise SourceBlocked(
                 f"{skipped['unreadable']} cgroup memory.stat files unreadable (permission denied;"
@@ -183,11 +186,11 @@ class CgroupScan:
             rel = d.relative_to(h.path)
             # Cgroup names are bytes chosen by whoever may mkdir: escaped, capped, never fatal.
             rows.append(("/" if rel == Path(".") else label_text(f"/{rel.as_posix()}"), stats))
-        out.add("thpwatch_cgroup_scan_truncated", float(truncated), hierarchy=h.version)
-        out.add("thpwatch_cgroup_scan_cgroups", float(len(rows)), hierarchy=h.version)
+        out.add(SCAN_TRUNCATED, float(truncated), hierarchy=h.version)
+        out.add(SCAN_CGROUPS, float(len(rows)), hierarchy=h.version)
         rank_key = next(iter(h.metrics))
         rows.sort(key=lambda row: row[1].get(rank_key, 0), reverse=True)
         for name, stats in rows[: self.top]:
             for key, metric in h.metrics.items():
                 if key in stats:
-                    out.add(metric.name, float(stats[key]), cgroup=name)
+                    out.add(metric, float(stats[key]), cgroup=name)

@@ -20,41 +20,47 @@ from thpwatch.metric import Metric
 from thpwatch.snapshot import labels_of
 from thpwatch.sources.base import SourceAbsent, SourceBlocked
 
+BOOT_RESERVED_HPAGES = Metric(
+    "thpwatch_kmsg_boot_reserved_hpages",
+    "gauge",
+    "Reserved THP pool set up at boot, from the kernel's 'reserved N/M PMD THP pageblocks'.",
+)
+BOOT_REQUESTED_HPAGES = Metric(
+    "thpwatch_kmsg_boot_requested_hpages",
+    "gauge",
+    "Reserved THP pool asked for at boot (thp_reserved_nr), from the same log line.",
+)
+BOOT_PAGEBLOCK_BYTES = Metric(
+    "thpwatch_kmsg_boot_pageblock_bytes",
+    "gauge",
+    "Size of one reserved pageblock, from the same log line.",
+    (),
+    "bytes",
+)
+BOOT_PARAM_ERRORS = Metric(
+    "thpwatch_kmsg_boot_param_errors",
+    "gauge",
+    "Reserved THP boot parameters the kernel rejected (pool disabled), by parameter and value.",
+    ("param", "value"),
+)
+OOM_LEAKED_LINES = Metric(
+    "thpwatch_kmsg_oom_leaked_lines_total",
+    "counter",
+    "'VM_FAULT_OOM leaked out to the #PF handler' lines (a reserved fault without a block; "
+    "the kernel rate-limits them).",
+)
+LOST_RECORDS = Metric(
+    "thpwatch_kmsg_lost_records_total",
+    "counter",
+    "Records overwritten in the kernel's ring buffer before thpwatch read them.",
+)
 METRICS = (
-    Metric(
-        "thpwatch_kmsg_boot_reserved_hpages",
-        "gauge",
-        "Reserved THP pool set up at boot, from the kernel's 'reserved N/M PMD THP pageblocks'.",
-    ),
-    Metric(
-        "thpwatch_kmsg_boot_requested_hpages",
-        "gauge",
-        "Reserved THP pool asked for at boot (thp_reserved_nr), from the same log line.",
-    ),
-    Metric(
-        "thpwatch_kmsg_boot_pageblock_bytes",
-        "gauge",
-        "Size of one reserved pageblock, from the same log line.",
-        (),
-        "bytes",
-    ),
-    Metric(
-        "thpwatch_kmsg_boot_param_errors",
-        "gauge",
-        "Reserved THP boot parameters the kernel rejected (pool disabled), by parameter and value.",
-        ("param", "value"),
-    ),
-    Metric(
-        "thpwatch_kmsg_oom_leaked_lines_total",
-        "counter",
-        "'VM_FAULT_OOM leaked out to the #PF handler' lines (a reserved fault without a block; "
-        "the kernel rate-limits them).",
-    ),
-    Metric(
-        "thpwatch_kmsg_lost_records_total",
-        "counter",
-        "Records overwritten in the kernel's ring buffer before thpwatch read them.",
-    ),
+    BOOT_RESERVED_HPAGES,
+    BOOT_REQUESTED_HPAGES,
+    BOOT_PAGEBLOCK_BYTES,
+    BOOT_PARAM_ERRORS,
+    OOM_LEAKED_LINES,
+    LOST_RECORDS,
 )
 
 READ_SIZE = 8192  # /dev/kmsg returns one record per read; a smaller buffer gets EINVAL
@@ -132,11 +138,11 @@ class KmsgSource:
     def _emit(self, out: Emitter) -> None:
         f = self.facts
         if f.reserved_hpages is not None:
-            out.add("thpwatch_kmsg_boot_reserved_hpages", float(f.reserved_hpages))
-            out.add("thpwatch_kmsg_boot_requested_hpages", float(f.requested_hpages or 0))
-            out.add("thpwatch_kmsg_boot_pageblock_bytes", float(f.pageblock_bytes or 0))
+            out.add(BOOT_RESERVED_HPAGES, float(f.reserved_hpages))
+            out.add(BOOT_REQUESTED_HPAGES, float(f.requested_hpages or 0))
+            out.add(BOOT_PAGEBLOCK_BYTES, float(f.pageblock_bytes or 0))
         for (param, value), count in f.param_errors.items():
             labels = labels_of(param=param, value=label_text(value))
-            out.add("thpwatch_kmsg_boot_param_errors", float(count), labels)
-        out.add("thpwatch_kmsg_oom_leaked_lines_total", float(f.oom_leaked_lines))
-        out.add("thpwatch_kmsg_lost_records_total", float(self.lost_records))
+            out.add(BOOT_PARAM_ERRORS, float(count), labels)
+        out.add(OOM_LEAKED_LINES, float(f.oom_leaked_lines))
+        out.add(LOST_RECORDS, float(self.lost_records))

@@ -37,36 +37,43 @@ _FIELDS = (
     ("anon_rss_bytes", "Resident anonymous memory (RssAnon)", False),
 )
 
+# field stem -> its metric per top process, and summed over the scan
+PER_PROCESS = {
+    stem: Metric(
+        f"thpwatch_process_{stem}",
+        "gauge",
+        f"{text}, for the top processes (grouped by comm; pid label only if enabled).",
+        ("comm", "pid"),
+        "bytes",
+    )
+    for stem, text, _ in _FIELDS
+}
+SCAN_TOTAL = {
+    stem: Metric(
+        f"thpwatch_process_scan_{stem}", "gauge", f"{text}, summed over the scan.", (), "bytes"
+    )
+    for stem, text, _ in _FIELDS
+}
+SCAN_PROCESSES = Metric(
+    "thpwatch_process_scan_processes", "gauge", "Processes read by the last scan."
+)
+SCAN_RESERVED_THP_PROCESSES = Metric(
+    "thpwatch_process_scan_reserved_thp_processes",
+    "gauge",
+    "Processes holding at least one Reserved THP VMA.",
+)
+SCAN_SKIPPED = Metric(
+    "thpwatch_process_scan_skipped",
+    "gauge",
+    "Processes the last scan did not read, by reason (vanished, unreadable, malformed, budget).",
+    ("reason",),
+)
 METRICS = (
-    *(
-        Metric(
-            f"thpwatch_process_{stem}",
-            "gauge",
-            f"{text}, for the top processes (grouped by comm; pid label only if enabled).",
-            ("comm", "pid"),
-            "bytes",
-        )
-        for stem, text, _ in _FIELDS
-    ),
-    *(
-        Metric(
-            f"thpwatch_process_scan_{stem}", "gauge", f"{text}, summed over the scan.", (), "bytes"
-        )
-        for stem, text, _ in _FIELDS
-    ),
-    Metric("thpwatch_process_scan_processes", "gauge", "Processes read by the last scan."),
-    Metric(
-        "thpwatch_process_scan_reserved_thp_processes",
-        "gauge",
-        "Processes holding at least one Reserved THP VMA.",
-    ),
-    Metric(
-        "thpwatch_process_scan_skipped",
-        "gauge",
-        "Processes the last scan did not read, by reason (vanished, unreadable, malformed, "
-        "budget).",
-        ("reason",),
-    ),
+    *PER_PROCESS.values(),
+    *SCAN_TOTAL.values(),
+    SCAN_PROCESSES,
+    SCAN_RESERVED_THP_PROCESSES,
+    SCAN_SKIPPED,
 )
 
 SMAPS_STATUS = "procscan.smaps"
@@ -242,25 +249,24 @@ class ProcScan:
         if skipped["unreadable"] > len(found):
             raise SourceBlocked(
                 f"{skipped['unreadable']} of {skipped['unreadable'] + len(found)} processes"
-                " unreadable (permission denied; root can read them): see"
-                " thpwatch_process_scan_skipped"
+                f" unreadable (permission denied; root can read them): see {SCAN_SKIPPED.name}"
             )
 
     def _emit(
         self, out: Emitter, found: list[ProcessMemory], skipped: Counter[str], walk: bool
     ) -> None:
-        out.add("thpwatch_process_scan_processes", float(len(found)))
+        out.add(SCAN_PROCESSES, float(len(found)))
         for reason in ("vanished", "unreadable", "malformed", "budget"):
-            out.add("thpwatch_process_scan_skipped", float(skipped[reason]), reason=reason)
+            out.add(SCAN_SKIPPED, float(skipped[reason]), reason=reason)
         usable = [stem for stem, _, from_smaps in _FIELDS if walk or not from_smaps]
         for stem in usable:
             total = sum(p.value(stem) or 0 for p in found)
-            out.add(f"thpwatch_process_scan_{stem}", float(total))
+            out.add(SCAN_TOTAL[stem], float(total))
         if walk:
             holders = sum(1 for p in found if p.smaps and p.smaps.reserved_thp_vmas)
-            out.add("thpwatch_process_scan_reserved_thp_processes", float(holders))
+            out.add(SCAN_RESERVED_THP_PROCESSES, float(holders))
         rows = found if self.pid_labels else _group_by_comm(found)
         for p in sorted(rows, key=ProcessMemory.rank, reverse=True)[: self.top]:
             labels = {"comm": p.comm, **({"pid": str(p.pid)} if self.pid_labels else {})}
             for stem in usable:
-                out.add(f"thpwatch_process_{stem}", float(p.value(stem) or 0), **labels)
+                out.add(PER_PROCESS[stem], float(p.value(stem) or 0), **labels)
