@@ -16,7 +16,8 @@ from unit.fixturetree import tree
 
 from thpwatch.cli import main
 from thpwatch.diagnosis import AttachType, BpfReport, diagnose
-from thpwatch.doctor_selftest import Row, SelftestReport
+from thpwatch.doctor_selftest import SelftestReport
+from thpwatch.probes.selftest import SelftestRow
 from thpwatch.snapshot import Snapshot, SourceStatus, State
 
 NOTHING_READ = Snapshot(0, 0, (), ())
@@ -221,9 +222,9 @@ def test_doctor_warns_when_evidence_disagrees(tmp_path):
 
 def test_doctor_selftest_rows_and_disagreements():
     rows = (
-        Row("THP fault 2048kB (allocations of order 9)", 32, 32, 32, True),
-        Row("PMD splits", 4, 4, 0, False, "kprobe attached but counted 0"),
-        Row("PMD fault handler calls", 32, 32, None, None, "fentry blocked: EPERM"),
+        SelftestRow("THP fault 2048kB (allocations of order 9)", 32, 32, 32, True),
+        SelftestRow("PMD splits", 4, 4, 0, False, "kprobe attached but counted 0"),
+        SelftestRow("PMD fault handler calls", 32, 32, None, None, "fentry blocked: EPERM"),
     )
     d = diagnose(FIXTURES / "stock", NOTHING_READ, None, lambda: SelftestReport(rows))
     doc = d.to_json()
