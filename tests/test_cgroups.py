@@ -83,7 +83,7 @@ def test_malformed_memory_stat_is_named(tmp_path):
     snap, status = scan(root)
     assert status.state is State.ERROR
     cg = root / "sys/fs/cgroup"
-    assert f"{cg}/garbled/memory.stat: line 2: not 'key value': 'file_thp two'" in status.reason
+    assert f"{cg}/garbled/memory.stat: line 2: cannot parse 'file_thp two'" in status.reason
     assert f"{cg}/empty/memory.stat: empty" in status.reason
     assert snap.get("thpwatch_cgroup_thp_fault_alloc_total", cgroup="/good") == 1
     assert snap.get("thpwatch_cgroup_scan_skipped", reason="malformed") == 2
