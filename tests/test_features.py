@@ -20,10 +20,10 @@ from thpwatch.features import (
     lazy_pte_evidence,
     vmpte_evidence,
 )
-from thpwatch.kernel.vmpte_selftest import VmpteGrowth
 from thpwatch.sampler import run_source
 from thpwatch.snapshot import State
 from thpwatch.sources.features import FeaturesSource
+from thpwatch.vmpte_selftest import VmpteGrowth
 
 SERIES = ("reserved_thp", "pud_thp", "lazy_pte", "pmd_swap")
 

@@ -22,8 +22,8 @@ from thpwatch.kernel.errors import KernelFileError
 from thpwatch.kernel.kallsyms import find_symbols
 from thpwatch.kernel.liveroot import is_live
 from thpwatch.kernel.text import MAX_VALUE_BYTES, label_text, read_file
-from thpwatch.kernel.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
 from thpwatch.kernel.vmstat import read_vmstat
+from thpwatch.vmpte_selftest import VmpteGrowth, measure_vmpte_growth
 
 # Every name looked up in /proc/kallsyms (one pass over the file).
 _SYMBOLS = (

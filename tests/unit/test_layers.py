@@ -21,7 +21,10 @@ LAYERS: list[tuple[str, set[str]]] = [
         "model",
         {"thpwatch", "metric", "timespec", "snapshot", "emitter", "status_metrics", "catalog"},
     ),
-    ("readers", {"sources/", "probes/", "features", "workload", "doctor_selftest"}),
+    (
+        "readers",
+        {"sources/", "probes/", "features", "workload", "vmpte_selftest", "doctor_selftest"},
+    ),
     ("sampling", {"sampler", "assembly"}),
     ("views", {"diagnosis", "rates", "promapi", "history"}),
     ("frontends", {"exporter/", "tui/", "commands/"}),

@@ -2,16 +2,16 @@
 
 Kernels that deposit a PTE table with every anonymous PMD THP grow VmPTE by 4 KiB per THP; with
 the lazy-PTE series they do not (docs/kernel-facts.md#lazy-pte: 64 THPs, +256 KiB vs +0).
-This faults a few THPs in this very process, so it only describes the running kernel, and frees
-them again.
+This faults a few THPs in this very process (workload's region), so it only describes the
+running kernel, and frees them again.
 """
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
+from thpwatch import workload
 from thpwatch.kernel import facts
 from thpwatch.kernel.pid_status import kb_field_bytes
 
@@ -43,18 +43,11 @@ def _reading() -> tuple[int, int]:
 
 
 def measure_vmpte_growth(thps: int = 32) -> VmpteGrowth:
-    """Fault up to `thps` MADV_HUGEPAGE THPs and report VmPTE growth. Raises OSError."""
+    """Fault up to `thps` MADV_HUGEPAGE PMD THPs and report VmPTE growth. Raises OSError."""
     vmpte_before, huge_before = _reading()
-    region = mmap.mmap(
-        -1, (thps + 1) * facts.PMD_THP_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-    )
-    try:
-        region.madvise(mmap.MADV_HUGEPAGE)
-        for offset in range(0, len(region), mmap.PAGESIZE):
-            region[offset] = 1
+    size = facts.PMD_THP_BYTES
+    with workload.Region(thps * size, size) as region:
+        region.madvise(facts.MADV_HUGEPAGE, workload.Did("vmpte_selftest"))
+        region.write(size)
         vmpte_after, huge_after = _reading()
-    finally:
-        region.close()
-    return VmpteGrowth(
-        (huge_after - huge_before) // facts.PMD_THP_BYTES, vmpte_after - vmpte_before
-    )
+    return VmpteGrowth((huge_after - huge_before) // size, vmpte_after - vmpte_before)
