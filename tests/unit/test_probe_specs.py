@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from thpwatch.kernel import facts
+from thpwatch.probes.attach import ProbeState, mark_absent, resolve_targets
 from thpwatch.probes.crosscheck import (
     ACTIVITY,
     AT_MOST,
@@ -20,7 +21,7 @@ from thpwatch.probes.crosscheck import (
 from thpwatch.probes.decode import RawMaps
 from thpwatch.probes.headers import HeadersMissing, find_headers, merge_trees
 from thpwatch.probes.kernel_functions import KernelFunction
-from thpwatch.probes.loader import BPF_DIR, ProbeState, _mark_absent, program_text, resolve_targets
+from thpwatch.probes.program import BPF_DIR, program_text
 from thpwatch.probes.specs import FUNCTION_PROBES, GROUPS, PROBES, check_groups, probes_of
 from thpwatch.probes.tracefs import symbolic_names
 
@@ -66,7 +67,7 @@ def test_folio_split_probe_takes_the_name_this_kernel_has() -> None:
     # neither: absent, naming both
     st = ProbeState(spec)
     st.targets = resolve_targets(spec, _kernel())
-    assert _mark_absent([st], lambda fn: False, "not in BTF nor /proc/kallsyms") == []
+    assert mark_absent([st], lambda fn: False, "not in BTF nor /proc/kallsyms") == []
     assert st.reason == f"function {new}, {old} not in BTF nor /proc/kallsyms"
 
 
