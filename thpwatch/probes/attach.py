@@ -15,8 +15,8 @@ from thpwatch.probes.errors import (
     last_errno,
     state_for_errno,
 )
+from thpwatch.probes.group import ProbeSpec
 from thpwatch.probes.kernel_functions import KernelFunction
-from thpwatch.probes.specs import ProbeSpec
 from thpwatch.snapshot import SourceStatus, State, labels_of
 
 

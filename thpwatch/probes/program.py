@@ -2,7 +2,8 @@
 
 The text is the group files (bpf/<group>.bpf.c) concatenated, `#include "x.inc"` snippets
 inlined. The flags carry everything the C must not hard-code: which tracepoints and functions
-exist (-DTHPW_HAVE_<name>), every kernel constant, the process filter.
+exist (-DTHPW_HAVE_<name>), every kernel constant and every index the decoder shares (each
+group's CEnums and constants), the histogram size, the process filter.
 """
 
 from __future__ import annotations
@@ -11,13 +12,22 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from thpwatch.kernel import facts
+from thpwatch.probes.group import ProbeSpec
+from thpwatch.probes.groups import GROUPS as _GROUPS
+from thpwatch.probes.histogram import HIST_SLOTS
 from thpwatch.probes.kernel_functions import KernelFunction
-from thpwatch.probes.specs import GROUPS, ProbeSpec
+from thpwatch.probes.specs import GROUP_FILES, GROUPS
 
 BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"  # thpwatch/bpf -> ../bpf in a checkout
-MIN_ORDER = 2  # mm_page_alloc: orders below the smallest mTHP (16 KiB) are dropped at once
-THP_ADVICE = tuple(facts.MADV_NAMES)
+
+
+def c_defines() -> dict[str, int | str]:
+    """The constants every program text is compiled with (those of every group: a group's C
+    may use another's, e.g. swap-in the fault kinds)."""
+    out: dict[str, int | str] = {"THPW_HIST_SLOTS": HIST_SLOTS}
+    for group in _GROUPS:
+        out.update(group.c_defines())
+    return out
 
 
 def tracepoint_define(tp: str) -> str:
@@ -25,16 +35,7 @@ def tracepoint_define(tp: str) -> str:
 
 
 def common_cflags(groups: Iterable[str], pid: int | None, bpf_dir: Path) -> list[str]:
-    madv = "||".join(f"((b)=={n})" for n in THP_ADVICE)
-    flags = [
-        f"-I{bpf_dir}",
-        f"-DTHPW_MIN_ORDER={MIN_ORDER}",
-        f"-DTHPW_GFP_RESERVED_THP={facts.GFP_RESERVED_THP:#x}",
-        f"-DTHPW_VM_FAULT_RETRY={facts.VM_FAULT_RETRY:#x}",
-        f"-DTHPW_VM_FAULT_MAJOR={facts.VM_FAULT_MAJOR:#x}",
-        f"-DTHPW_VM_FAULT_NOT_MAPPED={facts.VM_FAULT_NOT_MAPPED:#x}",
-        f"-DTHPW_MADV_WANTED(b)=({madv})",
-    ]
+    flags = [f"-I{bpf_dir}", *(f"-D{name}={value}" for name, value in c_defines().items())]
     flags += [f"-DTHPW_GROUP_{g}" for g in groups]
     if pid is not None:
         flags.append(f"-DTHPW_TGID={int(pid)}")
@@ -60,6 +61,7 @@ _SNIPPET = re.compile(r'^#include "(?P<name>\w+\.inc)"$', re.M)
 def program_text(probes: Iterable[ProbeSpec], bpf_dir: Path = BPF_DIR) -> str:
     """The group files, concatenated in GROUPS order, with `#include "x.inc"` snippets inlined:
     bcc generates tracepoint argument structs and rewrites map calls only in its main text."""
-    files = dict.fromkeys(p.file for p in sorted(probes, key=lambda p: GROUPS.index(p.group)))
+    ordered = sorted(probes, key=lambda p: GROUPS.index(p.group))
+    files = dict.fromkeys(GROUP_FILES[p.group] for p in ordered)
     text = "".join(f"/* {f} */\n" + (bpf_dir / f).read_text() for f in files)
     return _SNIPPET.sub(lambda m: (bpf_dir / m["name"]).read_text().rstrip("\n"), text)
