@@ -8,9 +8,10 @@ They are exported with LATENCY_BOUNDS: powers of two of nanoseconds from 2^10 ns
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from thpwatch.emitter import Emitter
 from thpwatch.snapshot import Histogram
 
 HIST_SLOTS = 63
@@ -39,3 +40,19 @@ def histogram(h: LogHist, bounds: Sequence[float] = LATENCY_BOUNDS) -> Histogram
         full = min(max(limit_ns.bit_length() - 1, 0), len(h.slots))
         cumulative.append(below[full])
     return Histogram(tuple(bounds), tuple(cumulative), running, h.sum_ns / 1e9)
+
+
+def add_histograms(
+    out: Emitter,
+    metric: str,
+    label: str,
+    values: Sequence[str],
+    probes: Sequence[str],
+    hists: Sequence[LogHist],
+    attached: Collection[str],
+) -> None:
+    """A histogram array map's entries as `metric`, entry i labelled values[i], for those whose
+    probes[i] is attached."""
+    for value, probe, h in zip(values, probes, hists, strict=True):
+        if probe in attached:
+            out.add(metric, histogram(h), **{label: value})

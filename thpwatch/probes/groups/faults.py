@@ -12,7 +12,7 @@ from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
 from thpwatch.metric import Metric
 from thpwatch.probes.group import CEnum, Decoding, Known, ProbeGroup, function_probe
-from thpwatch.probes.histogram import histogram
+from thpwatch.probes.histogram import add_histograms
 from thpwatch.probes.maps import Counts, HistArray, RawMaps
 
 FAULT = CEnum("FAULT", ("pmd_anon", "pud_anon", "pmd_swapin", "pte_swapin", "any"))
@@ -78,9 +78,7 @@ def emit(raw: RawMaps, d: Decoding, out: Emitter) -> None:
     hists, counts = FAULT_HIST.of(raw), FAULT_COUNTS.of(raw)
     if hists is None or counts is None:
         return
-    for fault, probe, h in zip(FAULT.members, FAULT_PROBES, hists, strict=True):
-        if probe in d.attached:
-            out.add(FAULT_SECONDS.name, histogram(h), fault=fault)
+    add_histograms(out, FAULT_SECONDS.name, "fault", FAULT.members, FAULT_PROBES, hists, d.attached)
     outcomes: dict[tuple[str, str], int] = {}
     for k, n in counts.items():
         if FAULT_PROBES[k.fault] in d.attached:

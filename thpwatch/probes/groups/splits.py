@@ -12,7 +12,7 @@ from thpwatch.kernel import facts
 from thpwatch.metric import Metric
 from thpwatch.probes.errors import result_name
 from thpwatch.probes.group import CEnum, Decoding, Known, Names, ProbeGroup, function_probe
-from thpwatch.probes.histogram import histogram
+from thpwatch.probes.histogram import add_histograms
 from thpwatch.probes.maps import Counts, HistArray, RawMaps
 
 SPLIT = CEnum("SPLIT", ("pmd", "pud", "folio"))  # split_hist index, split_key level
@@ -47,9 +47,7 @@ def emit(raw: RawMaps, d: Decoding, out: Emitter) -> None:
     hists, counts = SPLIT_HIST.of(raw), SPLIT_COUNTS.of(raw)
     if hists is None or counts is None:
         return
-    for level, probe, h in zip(SPLIT.members, SPLIT_PROBES, hists, strict=True):
-        if probe in d.attached:
-            out.add(SPLIT_SECONDS.name, histogram(h), level=level)
+    add_histograms(out, SPLIT_SECONDS.name, "level", SPLIT.members, SPLIT_PROBES, hists, d.attached)
     for k, n in sorted(counts.items()):
         probe = SPLIT_PROBES[k.level]
         if probe not in d.attached:
