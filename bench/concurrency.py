@@ -14,7 +14,7 @@ from typing import Any
 from bench import daemons, procstat
 from tests.e2e.load import run_load
 from thpwatch.kernel.mthp import MthpReader
-from thpwatch.probes.decode import _percpu_hists
+from thpwatch.probes.maps import percpu_hists
 
 SCRAPERS = (1, 2, 10)
 
@@ -80,7 +80,7 @@ def percpu_sums(reps: int) -> list[dict[str, Any]]:
         cpu = []
         for _ in range(reps):
             t0 = time.process_time()
-            _percpu_hists(m)  # type: ignore[arg-type]
+            percpu_hists(m)  # type: ignore[arg-type]
             cpu.append((time.process_time() - t0) * 1e3)
         rows.append({"cpus": cpus, "cpu_ms": statistics.median(cpu)})
     return rows

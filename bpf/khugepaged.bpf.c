@@ -5,10 +5,8 @@
 
 BPF_PERCPU_HASH(collapse_counts, s32, u64, 256);
 
-#define MIGRATE_THP_SUCCEEDED 0
-#define MIGRATE_THP_FAILED 1
-#define MIGRATE_THP_SPLIT 2
-BPF_PERCPU_ARRAY(migrate_counts, u64, 3);
+/* Indexed by THPW_MIGRATE_THP_<result> (groups/khugepaged.py). */
+BPF_PERCPU_ARRAY(migrate_counts, u64, THPW_NR_MIGRATE_THP);
 
 #ifdef THPW_HAVE_huge_memory__mm_collapse_huge_page
 TRACEPOINT_PROBE(huge_memory, mm_collapse_huge_page)
@@ -23,11 +21,11 @@ TRACEPOINT_PROBE(huge_memory, mm_collapse_huge_page)
 #ifdef THPW_HAVE_migrate__mm_migrate_pages
 TRACEPOINT_PROBE(migrate, mm_migrate_pages)
 {
-	u32 i = MIGRATE_THP_SUCCEEDED;
+	u32 i = THPW_MIGRATE_THP_SUCCEEDED;
 	thpw_add(migrate_counts.lookup(&i), args->thp_succeeded);
-	i = MIGRATE_THP_FAILED;
+	i = THPW_MIGRATE_THP_FAILED;
 	thpw_add(migrate_counts.lookup(&i), args->thp_failed);
-	i = MIGRATE_THP_SPLIT;
+	i = THPW_MIGRATE_THP_SPLIT;
 	thpw_add(migrate_counts.lookup(&i), args->thp_split);
 	return 0;
 }

@@ -11,7 +11,7 @@ BPF_TABLE("lru_hash", u32, struct madv_call, madv_inflight, 10240);
 struct madv_key {
 	u32 advice;
 	s32 ret; /* 0 or -errno */
-	u32 field; /* 0: calls, 1: bytes */
+	u32 field; /* THPW_MADV_FIELD_CALLS or _BYTES */
 };
 BPF_PERCPU_HASH(madv_counts, struct madv_key, u64, 1024);
 
@@ -41,12 +41,13 @@ TRACEPOINT_PROBE(syscalls, sys_exit_madvise)
 	struct madv_call *c = madv_inflight.lookup(&tid);
 	if (!c)
 		return 0;
-	struct madv_key k = {.advice = c->advice, .ret = (s32)args->ret, .field = 0};
+	struct madv_key k = {
+		.advice = c->advice, .ret = (s32)args->ret, .field = THPW_MADV_FIELD_CALLS};
 	u64 len = c->len;
 	madv_inflight.delete(&tid);
 	u64 zero = 0;
 	thpw_add(madv_counts.lookup_or_try_init(&k, &zero), 1);
-	k.field = 1;
+	k.field = THPW_MADV_FIELD_BYTES;
 	thpw_add(madv_counts.lookup_or_try_init(&k, &zero), len);
 
 	struct madv_proc fresh = {};

@@ -3,10 +3,8 @@
  * the result only where the BTF prototype has one; a void split counts with ret 0. */
 #include "thpwatch.h"
 
-#define SPLIT_PMD 0
-#define SPLIT_PUD 1
-#define SPLIT_FOLIO 2
-BPF_PERCPU_ARRAY(split_hist, struct thpw_hist, 3);
+/* Indexed by level, THPW_SPLIT_<level> (groups/splits.py). */
+BPF_PERCPU_ARRAY(split_hist, struct thpw_hist, THPW_NR_SPLIT);
 
 struct split_key {
 	u32 level;
@@ -31,7 +29,7 @@ THPW_FUNC_EXIT(__split_huge_pmd)
 {
 #define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PMD
 #include "timed_exit.inc"
-#define THPW_SPLIT_LEVEL SPLIT_PMD
+#define THPW_SPLIT_LEVEL THPW_SPLIT_PMD
 #define THPW_SPLIT_RET THPW_INT_RETVAL(__split_huge_pmd)
 #include "split_exit.inc"
 }
@@ -49,7 +47,7 @@ THPW_FUNC_ENTRY(split_huge_pmd_locked)
 	struct thpw_start_key k = thpw_clock(THPW_CLOCK_SPLIT_PMD);
 	if (thpw_start.lookup(&k))
 		return 0;
-	struct split_key s = {SPLIT_PMD, 0};
+	struct split_key s = {THPW_SPLIT_PMD, 0};
 	u64 zero = 0;
 	thpw_add(split_counts.lookup_or_try_init(&s, &zero), 1);
 	return 0;
@@ -67,7 +65,7 @@ THPW_FUNC_EXIT(__split_huge_pud)
 {
 #define THPW_CLOCK_ID THPW_CLOCK_SPLIT_PUD
 #include "timed_exit.inc"
-#define THPW_SPLIT_LEVEL SPLIT_PUD
+#define THPW_SPLIT_LEVEL THPW_SPLIT_PUD
 #define THPW_SPLIT_RET THPW_INT_RETVAL(__split_huge_pud)
 #include "split_exit.inc"
 }
@@ -84,7 +82,7 @@ THPW_FUNC_EXIT(split_huge_page_to_list_to_order)
 {
 #define THPW_CLOCK_ID THPW_CLOCK_SPLIT_FOLIO
 #include "timed_exit.inc"
-#define THPW_SPLIT_LEVEL SPLIT_FOLIO
+#define THPW_SPLIT_LEVEL THPW_SPLIT_FOLIO
 #define THPW_SPLIT_RET THPW_INT_RETVAL(split_huge_page_to_list_to_order)
 #include "split_exit.inc"
 }
@@ -103,7 +101,7 @@ THPW_FUNC_EXIT(split_huge_page_to_list)
 {
 #define THPW_CLOCK_ID THPW_CLOCK_SPLIT_FOLIO
 #include "timed_exit.inc"
-#define THPW_SPLIT_LEVEL SPLIT_FOLIO
+#define THPW_SPLIT_LEVEL THPW_SPLIT_FOLIO
 #define THPW_SPLIT_RET THPW_INT_RETVAL(split_huge_page_to_list)
 #include "split_exit.inc"
 }

@@ -1,9 +1,8 @@
 /* Stalls behind THP faults: direct reclaim and compaction latency (log2 ns histograms). */
 #include "thpwatch.h"
 
-#define STALL_RECLAIM 0
-#define STALL_COMPACTION 1
-BPF_PERCPU_ARRAY(stall_hist, struct thpw_hist, 2);
+/* Indexed by THPW_STALL_<probe> (groups/stalls.py). */
+BPF_PERCPU_ARRAY(stall_hist, struct thpw_hist, THPW_NR_STALL);
 
 #if defined(THPW_HAVE_vmscan__mm_vmscan_direct_reclaim_begin) && defined(THPW_HAVE_vmscan__mm_vmscan_direct_reclaim_end)
 TRACEPOINT_PROBE(vmscan, mm_vmscan_direct_reclaim_begin)
@@ -14,7 +13,7 @@ TRACEPOINT_PROBE(vmscan, mm_vmscan_direct_reclaim_begin)
 
 TRACEPOINT_PROBE(vmscan, mm_vmscan_direct_reclaim_end)
 {
-	u32 i = STALL_RECLAIM;
+	u32 i = THPW_STALL_DIRECT_RECLAIM;
 #define THPW_CLOCK_ID THPW_CLOCK_RECLAIM
 #include "timed_exit.inc"
 	thpw_hist_observe(stall_hist.lookup(&i), ns);
@@ -31,7 +30,7 @@ TRACEPOINT_PROBE(compaction, mm_compaction_begin)
 
 TRACEPOINT_PROBE(compaction, mm_compaction_end)
 {
-	u32 i = STALL_COMPACTION;
+	u32 i = THPW_STALL_COMPACTION;
 #define THPW_CLOCK_ID THPW_CLOCK_COMPACTION
 #include "timed_exit.inc"
 	thpw_hist_observe(stall_hist.lookup(&i), ns);

@@ -8,9 +8,7 @@
  * do_swap_page faults that follow). */
 #include "thpwatch.h"
 
-#define SWAPIN_SPLIT_SEEN 1   /* __split_huge_pmd ran inside this call */
-#define SWAPIN_READ_PENDING 2 /* the thread's last call returned MAJOR|RETRY */
-BPF_TABLE("lru_hash", u32, u32, swapin_split_seen, 10240);
+/* swapin_split_seen: in thpwatch.h (splits.bpf.c writes it too) */
 
 #ifdef THPW_HAVE_do_huge_pmd_swap_page
 THPW_FUNC_ENTRY(do_huge_pmd_swap_page)

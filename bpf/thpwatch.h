@@ -5,7 +5,13 @@
  * holds no kernel constants and reads no kernel struct fields: tracepoint fields, scalar
  * arguments and return values only.
  *
- * Defines the loader may pass:
+ * Defines the loader passes (thpwatch/probes/program.py):
+ *   THPW_HIST_SLOTS=<n>      slots of a latency histogram (probes/histogram.py)
+ *   THPW_<ENUM>_<MEMBER>=i   indexes shared with the decoder, and THPW_NR_<ENUM>=n, from each
+ *                            group's CEnums (probes/groups/<group>.py): THPW_FAULT_PMD_ANON,
+ *                            THPW_NR_FAULT, THPW_SPLIT_PMD, ...; and each group's constants
+ *                            (kernel facts such as THPW_VM_FAULT_RETRY)
+ *   THPW_GROUP_<group>       the group is part of this load
  *   THPW_TGID=<pid>          count only events of that process (tests, selftest)
  *   THPW_HAVE_<name>         the tracepoint/function <name> exists on this kernel
  *   THPW_FENTRY              function probes are fentry/fexit (else kprobe/kretprobe)
@@ -23,7 +29,9 @@
 /* Latency histogram: slots[s] counts observations v (ns) with floor(log2(v)) == s (0 and 1 both
  * land in slot 0; the last slot also takes everything longer), sum_ns is their sum. One per-CPU
  * array element per histogram. (bcc allows no map calls inside macros: helpers take pointers.) */
-#define THPW_HIST_SLOTS 63
+#ifndef THPW_HIST_SLOTS
+#error "THPW_HIST_SLOTS and the other THPW_ constants come from thpwatch's loader (-D)"
+#endif
 struct thpw_hist {
 	u64 slots[THPW_HIST_SLOTS];
 	u64 sum_ns;
@@ -123,19 +131,14 @@ enum thpw_clock {
 	THPW_CLOCK_SPLIT_FOLIO,
 };
 
+/* Maps written by more than one group are defined here, so the order of the group files does
+ * not matter. */
 #ifdef THPW_FUNCTION_PROBES
 /* Fault handlers (faults.bpf.c, swapin.bpf.c): latency of attempts that did not end in
  * VM_FAULT_RETRY (a retry is a first attempt handed back, counted but not timed), and every
- * attempt counted by its raw return value; the loader names outcomes from the vm_fault_t bits. */
-enum thpw_fault {
-	THPW_FAULT_PMD_ANON,
-	THPW_FAULT_PUD_ANON,
-	THPW_FAULT_PMD_SWAPIN,
-	THPW_FAULT_PTE_SWAPIN,
-	THPW_FAULT_ANY,
-	THPW_NR_FAULTS,
-};
-BPF_PERCPU_ARRAY(fault_hist, struct thpw_hist, THPW_NR_FAULTS);
+ * attempt counted by its raw return value; the loader names outcomes from the vm_fault_t bits.
+ * Indexed by fault kind, THPW_FAULT_<kind> (groups/faults.py). */
+BPF_PERCPU_ARRAY(fault_hist, struct thpw_hist, THPW_NR_FAULT);
 
 struct thpw_fault_key {
 	u32 fault;
@@ -149,6 +152,15 @@ static __always_inline int thpw_fault_timed(u32 ret)
 {
 	return !(ret & THPW_VM_FAULT_RETRY);
 }
+
+#ifdef THPW_GROUP_swapin
+/* Swap-in (swapin.bpf.c) per thread: whether __split_huge_pmd ran inside do_huge_pmd_swap_page
+ * (splits.bpf.c's __split_huge_pmd entry sets it when both groups are loaded), and whether the
+ * thread's last call started a read (returned VM_FAULT_MAJOR|VM_FAULT_RETRY). */
+#define SWAPIN_SPLIT_SEEN 1
+#define SWAPIN_READ_PENDING 2
+BPF_TABLE("lru_hash", u32, u32, swapin_split_seen, 10240);
+#endif
 #endif
 
 #endif /* THPWATCH_H */

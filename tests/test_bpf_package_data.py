@@ -31,7 +31,7 @@ def test_wheel_carries_the_bpf_sources_and_the_installed_loader_finds_them(tmp_p
             "-I",  # ignore the editable checkout: import only from the unpacked wheel
             "-c",
             "import sys; sys.path.insert(0, sys.argv[1]); "
-            "from thpwatch.probes.loader import BPF_DIR; "
+            "from thpwatch.probes.program import BPF_DIR; "
             "print(BPF_DIR); print(*sorted(p.name for p in BPF_DIR.iterdir()))",
             str(tmp_path / "site"),
         ],

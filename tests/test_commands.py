@@ -341,7 +341,7 @@ def test_python_dash_m_thpwatch():
 
 def test_snapshot_prints_histograms_as_log2_bars():
     from thpwatch.commands.tables import histograms
-    from thpwatch.probes.decode import HIST_SLOTS, LogHist, histogram
+    from thpwatch.probes.histogram import HIST_SLOTS, LogHist, histogram
     from thpwatch.snapshot import Sample
 
     slots = [0] * HIST_SLOTS
@@ -369,7 +369,7 @@ def test_snapshot_prints_histograms_as_log2_bars():
 
 def test_snapshot_command_prints_the_bars_of_observed_histograms(monkeypatch):
     from thpwatch.commands import snapshot as snapshot_command
-    from thpwatch.probes.decode import HIST_SLOTS, LogHist, histogram
+    from thpwatch.probes.histogram import HIST_SLOTS, LogHist, histogram
     from thpwatch.snapshot import Sample
 
     slots = [0] * HIST_SLOTS

@@ -22,7 +22,8 @@ from thpwatch.kernel.vmstat import read_vmstat
 from thpwatch.probes.bcc import bcc_env
 from thpwatch.probes.capabilities import detect_capabilities
 from thpwatch.probes.kernel_functions import KernelFunction
-from thpwatch.probes.loader import BPF_DIR, ProbeSet, common_cflags, function_cflags, program_text
+from thpwatch.probes.loader import ProbeSet
+from thpwatch.probes.program import BPF_DIR, common_cflags, function_cflags, program_text
 from thpwatch.probes.source import BpfSource
 from thpwatch.probes.specs import FUNCTION_PROBES, GROUPS
 from thpwatch.sampler import run_source

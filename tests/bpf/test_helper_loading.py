@@ -23,7 +23,9 @@ import pytest
 
 from thpwatch import workload
 from thpwatch.probes import bpfsys
-from thpwatch.probes.decode import HIST_SLOTS, LogHist, RawMaps, read_maps
+from thpwatch.probes.decode import read_maps
+from thpwatch.probes.groups.madvise import FIELD, MADV_COUNTS
+from thpwatch.probes.histogram import HIST_SLOTS, LogHist
 from thpwatch.probes.loader import ProbeSet
 from thpwatch.probes.specs import DEFAULT_GROUPS
 from thpwatch.snapshot import State
@@ -64,11 +66,12 @@ def test_helper_loaded_probes_count_after_the_helper_exited(bpf_ready: None) -> 
     with ProbeSet(("madvise",), pid=os.getpid(), helper=True) as ps:
         assert ps.states["madvise"].state is State.OK, ps.states["madvise"].reason
         assert "bcc" not in sys.modules or ps.bcc_objects == []  # nothing of bcc kept here
-        before = read_maps(ps.objects).madvise or {}
+        before = MADV_COUNTS.of(read_maps(ps.objects)) or {}
         did = workload.madvise_storm(4)
-        after = read_maps(ps.objects).madvise or {}
-        calls = sum(n for (_, _, field), n in after.items() if field == 0)
-        calls -= sum(n for (_, _, field), n in before.items() if field == 0)
+        after = MADV_COUNTS.of(read_maps(ps.objects)) or {}
+        calls_field = FIELD.index("calls")
+        calls = sum(n for k, n in after.items() if k.field == calls_field)
+        calls -= sum(n for k, n in before.items() if k.field == calls_field)
         assert calls == sum(did.madvise_calls.values()) > 0
 
 
@@ -88,7 +91,7 @@ def _bcc_view(bpf: Any, name: str) -> Any:
         return sorted((k.value, v.comm.decode(), v.calls, v.bytes) for k, v in t.items())
     fields = [f for f, _ in t.Key._fields_] if hasattr(t.Key, "_fields_") else None
     return {
-        (tuple(getattr(k, f) for f in fields) if fields else k.value): int(sum(v))
+        (tuple(getattr(k, f) for f in fields) if fields else (k.value,)): int(sum(v))
         for k, v in t.items()
     }
 
@@ -99,18 +102,14 @@ def test_maps_read_with_bpf_syscalls_equal_bccs_view(bpf_ready: None) -> None:
         workload.madvise_storm(2)
         raw = read_maps(ps.objects)
         (bpf,) = ps.bcc_objects
-        expect = {
-            "alloc": _bcc_view(bpf, "alloc_counts"),
-            "madvise": _bcc_view(bpf, "madv_counts"),
-            "stalls": _bcc_view(bpf, "stall_hist"),
-            "collapse": _bcc_view(bpf, "collapse_counts"),
-            "migrate": _bcc_view(bpf, "migrate_counts"),
-        }
-        got = {k: getattr(raw, k) for k in expect}
+        names = ("alloc_counts", "madv_counts", "stall_hist", "collapse_counts", "migrate_counts")
+        expect = {name: _bcc_view(bpf, name) for name in names}
+        got = {name: raw.get(name) for name in names}
         assert got == expect
-        assert sorted(raw.madvise_procs or []) == _bcc_view(bpf, "madv_procs")
-        assert raw.alloc and raw.madvise and raw.madvise_procs  # the workload was counted
-        assert any(ret == -errno.EINVAL for (_, ret, _) in raw.madvise)  # signed field decoded
+        assert sorted(raw.get("madv_procs") or []) == _bcc_view(bpf, "madv_procs")
+        # the workload was counted
+        assert raw["alloc_counts"] and raw["madv_counts"] and raw["madv_procs"]
+        assert any(k.ret == -errno.EINVAL for k in raw["madv_counts"])  # signed field decoded
 
 
 def test_batch_and_key_by_key_reads_agree(bpf_ready: None) -> None:
@@ -141,11 +140,13 @@ DAEMON = textwrap.dedent(
     import json, os, sys
     from thpwatch import workload
     from thpwatch.probes.decode import read_maps
+    from thpwatch.probes.groups.madvise import FIELD, MADV_COUNTS
     from thpwatch.probes.loader import ProbeSet
     ps = ProbeSet(("madvise",), pid=os.getpid(), helper=True)
     ps.open()
     workload.madvise_storm(2)
-    calls = sum(n for (_, _, f), n in (read_maps(ps.objects).madvise or {}).items() if f == 0)
+    counts = MADV_COUNTS.of(read_maps(ps.objects)) or {}
+    calls = sum(n for k, n in counts.items() if k.field == FIELD.index("calls"))
     ids = [o.map(n).info.id for o in ps.objects for n in o.maps]
     print(json.dumps({"state": ps.states["madvise"].state.value, "calls": calls, "maps": ids}))
     sys.stdout.flush()
@@ -284,4 +285,4 @@ def test_no_llvm_in_a_daemon_that_loaded_through_the_helper(bpf_ready: None) -> 
 
 
 def test_empty_raw_maps_without_objects() -> None:
-    assert read_maps([]) == RawMaps()
+    assert read_maps([]) == {}

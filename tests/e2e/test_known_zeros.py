@@ -11,7 +11,7 @@ import pytest
 from conftest import require
 from prometheus_client.parser import text_string_to_metric_families
 
-from thpwatch.probes.decode import Names
+from thpwatch.probes.group import Names
 from thpwatch.probes.metrics import KNOWN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.bpf]

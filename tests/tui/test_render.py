@@ -352,7 +352,7 @@ def test_activity_leaves_out_label_sets_that_never_counted():
 
 
 def test_latency_with_the_probes_bucket_layout():
-    from thpwatch.probes.metrics import LATENCY_BOUNDS
+    from thpwatch.probes.histogram import LATENCY_BOUNDS
 
     # 90 PMD faults in the first bucket (<= 1.024 µs), 10 in (524 µs, 1.049 ms]
     cumulative = tuple(90 if b < 1e-3 else 100 for b in LATENCY_BOUNDS)

@@ -7,7 +7,10 @@ import struct
 
 import pytest
 
-from thpwatch.probes import decode
+from thpwatch.probes.groups.faults import FAULT_COUNTS, FaultKey
+from thpwatch.probes.groups.madvise import MADV_COUNTS, MADV_PROCS, MadviseKey, MadviseProcess
+from thpwatch.probes.histogram import LogHist
+from thpwatch.probes.maps import percpu_hists
 
 
 class Map:
@@ -27,19 +30,19 @@ def test_histograms_and_counters_sum_every_cpu(cpus: int) -> None:
         for cpu in range(cpus)
     )
     m = Map(cpus, 512, [(struct.pack("=I", 1), hist), (struct.pack("=I", 0), bytes(512 * cpus))])
-    empty, full = decode._percpu_hists(m)
+    empty, full = percpu_hists(m)
     n = cpus * (cpus + 1) // 2  # sum of cpu + 1
-    assert empty == decode.LogHist((0,) * 63, 0)
-    assert full == decode.LogHist(tuple(n * (s + 1) for s in range(63)), 1000 * n)
+    assert empty == LogHist((0,) * 63, 0)
+    assert full == LogHist(tuple(n * (s + 1) for s in range(63)), 1000 * n)
     counts = b"".join(struct.pack("=Q", 2**40 + cpu) for cpu in range(cpus))
     key = struct.pack("=III", 0, 0x400, 1)
     c = Map(cpus, 8, [(key, counts)])
-    assert decode._percpu_counts(c, "fault_counts") == {(0, 0x400, 1): cpus * 2**40 + n - cpus}
+    assert FAULT_COUNTS.read(c) == {FaultKey(0, 0x400, 1): cpus * 2**40 + n - cpus}
 
 
 def test_signed_fields_and_comm_names() -> None:
     key = struct.pack("=IiI", 14, -22, 0)
     m = Map(2, 8, [(key, struct.pack("=QQ", 3, 4))])
-    assert decode._percpu_counts(m, "madv_counts") == {(14, -22, 0): 7}
+    assert MADV_COUNTS.read(m) == {MadviseKey(advice=14, ret=-22, field=0): 7}
     procs = Map(1, 32, [(struct.pack("=I", 42), struct.pack("=QQ16s", 5, 8192, b"ab\xffc\0junk"))])
-    assert decode._madvise_procs(procs) == [(42, "ab\ufffdc", 5, 8192)]
+    assert MADV_PROCS.read(procs) == [MadviseProcess(42, "ab\ufffdc", 5, 8192)]

@@ -9,18 +9,18 @@ import pytest
 from thpwatch.catalog import catalog
 from thpwatch.emitter import Emitter
 from thpwatch.kernel import facts
-from thpwatch.probes.decode import (
-    HIST_SLOTS,
-    LogHist,
-    Names,
-    RawMaps,
-    emit,
-    fault_outcome,
-    histogram,
-    pmd_swapin_outcome,
-)
+from thpwatch.probes.decode import emit
 from thpwatch.probes.errors import errno_name, result_name
-from thpwatch.probes.metrics import LATENCY_BOUNDS
+from thpwatch.probes.group import Names
+from thpwatch.probes.groups.alloc import AllocKey
+from thpwatch.probes.groups.faults import FaultKey, fault_outcome
+from thpwatch.probes.groups.khugepaged import CollapseKey
+from thpwatch.probes.groups.madvise import MadviseKey, MadviseProcess
+from thpwatch.probes.groups.reserved import ChargeKey
+from thpwatch.probes.groups.splits import SplitKey
+from thpwatch.probes.groups.swapin import pmd_swapin_outcome
+from thpwatch.probes.histogram import HIST_SLOTS, LATENCY_BOUNDS, LogHist, histogram
+from thpwatch.probes.maps import RawMaps
 from thpwatch.snapshot import Histogram
 
 
@@ -110,7 +110,7 @@ def series(out: Emitter, name: str) -> dict[tuple[tuple[str, str], ...], object]
 
 
 def test_page_allocs_are_named_by_migratetype_column_and_reserved_bit() -> None:
-    raw = RawMaps(alloc={(9, 4, 1): 7, (9, 1, 0): 3, (3, 9, 0): 1})
+    raw = RawMaps(alloc_counts={AllocKey(9, 4, 1): 7, AllocKey(9, 1, 0): 3, AllocKey(3, 9, 0): 1})
     got = series(emitted(raw, {"mm_page_alloc"}), "thpwatch_page_alloc_total")
     assert got[(("migratetype", "ReserveTHP"), ("order", "9"), ("reserved_gfp", "yes"))] == 7
     assert got[(("migratetype", "Movable"), ("order", "9"), ("reserved_gfp", "no"))] == 3
@@ -120,13 +120,13 @@ def test_page_allocs_are_named_by_migratetype_column_and_reserved_bit() -> None:
 
 def test_madvise_calls_bytes_and_top_processes() -> None:
     raw = RawMaps(
-        madvise={
-            (facts.MADV_HUGEPAGE, 0, 0): 2,
-            (facts.MADV_HUGEPAGE, 0, 1): 4 << 20,
-            (facts.MADV_RESERVED_THP, -11, 0): 1,
-            (facts.MADV_RESERVED_THP, -11, 1): 2 << 20,
+        madv_counts={
+            MadviseKey(facts.MADV_HUGEPAGE, 0, 0): 2,
+            MadviseKey(facts.MADV_HUGEPAGE, 0, 1): 4 << 20,
+            MadviseKey(facts.MADV_RESERVED_THP, -11, 0): 1,
+            MadviseKey(facts.MADV_RESERVED_THP, -11, 1): 2 << 20,
         },
-        madvise_procs=[(10 + i, f"p{i}", i, i * 4096) for i in range(15)],
+        madv_procs=[MadviseProcess(10 + i, f"p{i}", i, i * 4096) for i in range(15)],
     )
     out = emitted(raw, {"madvise"})
     calls = series(out, "thpwatch_madvise_calls_total")
@@ -147,8 +147,12 @@ def test_madvise_calls_bytes_and_top_processes() -> None:
 
 def test_madvise_top_processes_sum_by_comm_and_escape_odd_names() -> None:
     raw = RawMaps(
-        madvise={(facts.MADV_HUGEPAGE, 0, 0): 6},
-        madvise_procs=[(10, "java", 2, 8192), (11, "java", 3, 4096), (12, "x\udcff", 1, 1)],
+        madv_counts={MadviseKey(facts.MADV_HUGEPAGE, 0, 0): 6},
+        madv_procs=[
+            MadviseProcess(10, "java", 2, 8192),
+            MadviseProcess(11, "java", 3, 4096),
+            MadviseProcess(12, "x\udcff", 1, 1),
+        ],
     )
     out = emitted(raw, {"madvise"})
     assert series(out, "thpwatch_madvise_top_process_calls_total") == {
@@ -161,10 +165,10 @@ def test_madvise_top_processes_sum_by_comm_and_escape_odd_names() -> None:
 
 def test_nothing_is_emitted_for_a_probe_that_is_not_attached() -> None:
     raw = RawMaps(
-        alloc={(9, 1, 0): 3},
+        alloc_counts={AllocKey(9, 1, 0): 3},
         fault_hist=[LogHist(slots(), 0)] * 5,
-        fault_counts={(0, 0, 0): 1},
-        collapse={1: 2},
+        fault_counts={FaultKey(0, 0, 0): 1},
+        collapse_counts={CollapseKey(1): 2},
     )
     out = emitted(raw, set())
     assert out.samples == []
@@ -174,11 +178,11 @@ def test_faults_by_kind_and_outcome_with_swapin_split_fallback() -> None:
     raw = RawMaps(
         fault_hist=[LogHist(slots(s12=1), 5000)] + [LogHist(slots(), 0)] * 4,
         fault_counts={
-            (0, 0, 0): 5,
-            (0, facts.VM_FAULT_RETRY, 0): 2,
-            (0, facts.VM_FAULT_OOM, 0): 1,
-            (2, 0, 1): 3,
-            (2, facts.VM_FAULT_MAJOR, 0): 4,
+            FaultKey(0, 0, 0): 5,
+            FaultKey(0, facts.VM_FAULT_RETRY, 0): 2,
+            FaultKey(0, facts.VM_FAULT_OOM, 0): 1,
+            FaultKey(2, 0, 1): 3,
+            FaultKey(2, facts.VM_FAULT_MAJOR, 0): 4,
         },
     )
     attached = {facts.FN_DO_HUGE_PMD_ANON, facts.FN_DO_HUGE_PMD_SWAP}
@@ -197,7 +201,7 @@ def test_faults_by_kind_and_outcome_with_swapin_split_fallback() -> None:
 def test_splits_name_results_only_where_the_prototype_returns_a_value() -> None:
     raw = RawMaps(
         split_hist=[LogHist(slots(s15=2), 70000)] * 3,
-        split_counts={(0, 0): 6, (2, 0): 4, (2, -16): 1},
+        split_counts={SplitKey(0, 0): 6, SplitKey(2, 0): 4, SplitKey(2, -16): 1},
     )
     attached = {facts.FN_SPLIT_HUGE_PMD, facts.FN_SPLIT_HUGE_PAGE}
     got = series(emitted(raw, attached), "thpwatch_splits_total")
@@ -210,9 +214,14 @@ def test_splits_name_results_only_where_the_prototype_returns_a_value() -> None:
 
 def test_reserved_charge_results_and_collapse_status_names() -> None:
     raw = RawMaps(
-        charge={(0, 0): 3, (0, 1): 12, (-12, 0): 1, (-12, 1): 64},
-        uncharge=[2, 8],
-        collapse={1: 5, 0: 1, 99: 1},
+        charge_counts={
+            ChargeKey(0, 0): 3,
+            ChargeKey(0, 1): 12,
+            ChargeKey(-12, 0): 1,
+            ChargeKey(-12, 1): 64,
+        },
+        uncharge_counts=[2, 8],
+        collapse_counts={CollapseKey(1): 5, CollapseKey(0): 1, CollapseKey(99): 1},
     )
     attached = {
         facts.FN_RESERVED_THP_CHARGE,
@@ -235,18 +244,18 @@ def test_reserved_charge_results_and_collapse_status_names() -> None:
 
 def test_every_emitted_name_is_in_the_catalog() -> None:
     raw = RawMaps(
-        alloc={(9, 1, 0): 1},
-        madvise={(14, 0, 0): 1, (14, 0, 1): 1},
-        madvise_procs=[(1, "x", 1, 1)],
-        stalls=[LogHist(slots(), 0)] * 2,
-        collapse={1: 1},
-        migrate=[1, 0, 0],
+        alloc_counts={AllocKey(9, 1, 0): 1},
+        madv_counts={MadviseKey(14, 0, 0): 1, MadviseKey(14, 0, 1): 1},
+        madv_procs=[MadviseProcess(1, "x", 1, 1)],
+        stall_hist=[LogHist(slots(), 0)] * 2,
+        collapse_counts={CollapseKey(1): 1},
+        migrate_counts=[1, 0, 0],
         fault_hist=[LogHist(slots(), 0)] * 5,
-        fault_counts={(f, 0, 0): 1 for f in range(5)},
+        fault_counts={FaultKey(f, 0, 0): 1 for f in range(5)},
         split_hist=[LogHist(slots(), 0)] * 3,
-        split_counts={(lv, 0): 1 for lv in range(3)},
-        charge={(0, 0): 1, (0, 1): 1},
-        uncharge=[1, 1],
+        split_counts={SplitKey(lv, 0): 1 for lv in range(3)},
+        charge_counts={ChargeKey(0, 0): 1, ChargeKey(0, 1): 1},
+        uncharge_counts=[1, 1],
     )
     from thpwatch.probes.specs import PROBES
 
@@ -263,7 +272,7 @@ def test_attached_probes_have_their_known_label_sets_at_zero_before_any_event() 
     attached = {"madvise", "collapse_huge_page", "migrate_pages", "mm_page_alloc"}
     attached |= {facts.FN_DO_HUGE_PMD_SWAP, facts.FN_SPLIT_HUGE_PMD, facts.FN_SPLIT_HUGE_PAGE}
     raw = RawMaps(
-        alloc={}, madvise={}, collapse={}, migrate=[0, 0, 0],
+        alloc_counts={}, madv_counts={}, collapse_counts={}, migrate_counts=[0, 0, 0],
         fault_hist=[LogHist(slots(), 0)] * 5, fault_counts={},
         split_hist=[LogHist(slots(), 0)] * 3, split_counts={},
     )  # fmt: skip
@@ -306,7 +315,13 @@ def test_attached_probes_have_their_known_label_sets_at_zero_before_any_event() 
 
 def test_a_counted_label_set_keeps_its_count_and_is_not_zeroed_again() -> None:
     hugepage = facts.MADV_HUGEPAGE
-    raw = RawMaps(madvise={(hugepage, 0, 0): 3, (hugepage, 0, 1): 4 << 20, (hugepage, -22, 0): 1})
+    raw = RawMaps(
+        madv_counts={
+            MadviseKey(hugepage, 0, 0): 3,
+            MadviseKey(hugepage, 0, 1): 4 << 20,
+            MadviseKey(hugepage, -22, 0): 1,
+        }
+    )
     out = emitted(raw, {"madvise"})
     calls = series(out, "thpwatch_madvise_calls_total")
     assert calls[(("advice", "hugepage"), ("result", "ok"))] == 3
@@ -318,7 +333,10 @@ def test_a_counted_label_set_keeps_its_count_and_is_not_zeroed_again() -> None:
 def test_probes_not_attached_export_no_zeros() -> None:
     """Absent or blocked probes: their families stay missing (their state says why)."""
     raw = RawMaps(
-        madvise={}, fault_hist=[LogHist(slots(), 0)] * 5, fault_counts={}, uncharge=[0, 0]
+        madv_counts={},
+        fault_hist=[LogHist(slots(), 0)] * 5,
+        fault_counts={},
+        uncharge_counts=[0, 0],
     )
     assert emitted(raw, set()).samples == []
     out = emitted(raw, {"madvise"})

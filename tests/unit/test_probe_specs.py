@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from thpwatch.kernel import facts
+from thpwatch.probes.attach import ProbeState, mark_absent, resolve_targets
 from thpwatch.probes.crosscheck import (
     ACTIVITY,
     AT_MOST,
@@ -17,11 +18,21 @@ from thpwatch.probes.crosscheck import (
     CrossCheck,
     disagreement,
 )
-from thpwatch.probes.decode import RawMaps
+from thpwatch.probes.groups.alloc import AllocKey, allocs_of_order
+from thpwatch.probes.groups.faults import FAULT, FaultKey
+from thpwatch.probes.groups.splits import SPLIT_COUNTS, SplitKey
 from thpwatch.probes.headers import HeadersMissing, find_headers, merge_trees
 from thpwatch.probes.kernel_functions import KernelFunction
-from thpwatch.probes.loader import BPF_DIR, ProbeState, _mark_absent, program_text, resolve_targets
-from thpwatch.probes.specs import FUNCTION_PROBES, GROUPS, PROBES, check_groups, probes_of
+from thpwatch.probes.maps import RawMaps
+from thpwatch.probes.program import BPF_DIR, program_text
+from thpwatch.probes.specs import (
+    FUNCTION_PROBES,
+    GROUP_FILES,
+    GROUPS,
+    PROBES,
+    check_groups,
+    probes_of,
+)
 from thpwatch.probes.tracefs import symbolic_names
 
 COLLAPSE_FORMAT = """name: mm_collapse_huge_page
@@ -36,7 +47,7 @@ print fmt: "mm=%p, isolated=%d, status=%s", REC->mm, REC->isolated, __print_symb
 def test_every_group_has_its_bpf_file_and_every_probe_a_group() -> None:
     for p in PROBES:
         assert p.group in GROUPS
-        assert (BPF_DIR / p.file).is_file(), p.file
+        assert (BPF_DIR / GROUP_FILES[p.group]).is_file(), p.group
     assert set(GROUPS) == {p.group for p in PROBES}
 
 
@@ -45,7 +56,7 @@ def test_each_group_alone_selects_only_its_probes_and_file() -> None:
         probes = probes_of((group,))
         assert probes and {p.group for p in probes} == {group}
         text = program_text(probes)
-        assert text.count("/* ") >= 1 and text.startswith(f"/* {probes[0].file} */")
+        assert text.count("/* ") >= 1 and text.startswith(f"/* {GROUP_FILES[group]} */")
 
 
 def _kernel(**present: tuple[str, ...]) -> dict[str, KernelFunction]:
@@ -66,7 +77,7 @@ def test_folio_split_probe_takes_the_name_this_kernel_has() -> None:
     # neither: absent, naming both
     st = ProbeState(spec)
     st.targets = resolve_targets(spec, _kernel())
-    assert _mark_absent([st], lambda fn: False, "not in BTF nor /proc/kallsyms") == []
+    assert mark_absent([st], lambda fn: False, "not in BTF nor /proc/kallsyms") == []
     assert st.reason == f"function {new}, {old} not in BTF nor /proc/kallsyms"
 
 
@@ -104,7 +115,7 @@ def test_crosscheck_needs_an_interval_and_flags_a_silent_probe() -> None:
         facts.FN_SPLIT_HUGE_PMD,
         "vmstat thp_split_pmd",
         lambda k: k.get("vmstat:thp_split_pmd"),
-        lambda r: None if r.split_counts is None else sum(r.split_counts.values()),
+        lambda r: None if (c := SPLIT_COUNTS.of(r)) is None else sum(c.values()),
         ACTIVITY,
     )
     cc = CrossCheck([check])
@@ -115,7 +126,9 @@ def test_crosscheck_needs_an_interval_and_flags_a_silent_probe() -> None:
     assert o.silent.startswith(
         "silent: attached but counted 0 while vmstat thp_split_pmd rose by 4"
     )
-    (o,) = cc.compare({"vmstat:thp_split_pmd": 15}, RawMaps(split_counts={(0, 0): 1}), attached)
+    (o,) = cc.compare(
+        {"vmstat:thp_split_pmd": 15}, RawMaps(split_counts={SplitKey(0, 0): 1}), attached
+    )
     assert o.disagreement == 0 and not o.silent
     assert cc.compare({"vmstat:thp_split_pmd": 16}, RawMaps(split_counts={}), set()) == []
 
@@ -128,7 +141,7 @@ def test_pmd_fault_check_uses_vmstat_where_there_are_no_per_size_stats() -> None
     per_size = {"mthp:2048kB:anon_fault_alloc": 5, "mthp:2048kB:anon_fault_fallback": 0}
     assert check.kernel(per_size | vmstat_only) == 5  # the per-size stats win where they exist
     assert check.kernel({}) is None
-    faults = RawMaps(fault_counts={(0, 0, 0): 32})
+    faults = RawMaps(fault_counts={FaultKey(0, 0, 0): 32})
     cc = CrossCheck([check])
     attached = {facts.FN_DO_HUGE_PMD_ANON}
     assert cc.compare({"vmstat:thp_fault_alloc": 0}, RawMaps(fault_counts={}), attached) == []
@@ -136,7 +149,7 @@ def test_pmd_fault_check_uses_vmstat_where_there_are_no_per_size_stats() -> None
     assert (o.kernel_delta, o.bpf_delta, o.disagreement) == (32, 32, 0)
 
 
-PMD_SWAPIN, PTE_SWAPIN = 2, 3  # enum thpw_fault
+PMD_SWAPIN, PTE_SWAPIN = FAULT.index("pmd_swapin"), FAULT.index("pte_swapin")
 MAJOR, RETRY = facts.VM_FAULT_MAJOR, facts.VM_FAULT_RETRY
 
 
@@ -146,7 +159,8 @@ def _swapin_outcomes(kernel0: dict, kernel1: dict, counts: dict) -> dict:
     cc = CrossCheck([c for c in CHECKS if "swapin" in c.name])
     attached = {facts.FN_DO_HUGE_PMD_SWAP, facts.FN_DO_SWAP_PAGE}
     assert cc.compare(kernel0, RawMaps(fault_counts={}), attached) == []
-    return {o.check: o for o in cc.compare(kernel1, RawMaps(fault_counts=counts), attached)}
+    raw = RawMaps(fault_counts={FaultKey(*k): n for k, n in counts.items()})
+    return {o.check: o for o in cc.compare(kernel1, raw, attached)}
 
 
 def test_swapin_checks_compare_reads_with_reads_on_a_pmd_swap_kernel() -> None:
@@ -286,12 +300,19 @@ def test_tracefs_that_cannot_be_mounted_says_why(
 
 
 def test_pmd_alloc_check_counts_only_thp_migratetypes() -> None:
-    from thpwatch.probes.crosscheck import allocs_of_order, thp_migratetypes
+    from thpwatch.probes.crosscheck import thp_migratetypes
 
     names = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "ReserveTHP", "Isolate")
     types = thp_migratetypes(names)
     assert types == {1, 4}
-    raw = RawMaps(alloc={(9, 0, 0): 5, (9, 1, 0): 7, (9, 4, 1): 2, (3, 1, 0): 9})
+    raw = RawMaps(
+        alloc_counts={
+            AllocKey(9, 0, 0): 5,
+            AllocKey(9, 1, 0): 7,
+            AllocKey(9, 4, 1): 2,
+            AllocKey(3, 1, 0): 9,
+        }
+    )
     assert allocs_of_order(9, types)(raw) == 9  # kmalloc_large's Unmovable order-9 left out
     assert allocs_of_order(9)(raw) == 14
     assert thp_migratetypes(()) is None

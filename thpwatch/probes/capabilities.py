@@ -17,7 +17,7 @@ from thpwatch.probes.errors import (
     last_errno,
     state_for_errno,
 )
-from thpwatch.probes.specs import tracepoint
+from thpwatch.probes.group import tracepoint
 from thpwatch.snapshot import State
 
 ATTACH_TYPES = ("tracepoint", "raw_tracepoint", "fentry", "kprobe")

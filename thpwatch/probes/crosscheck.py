@@ -31,7 +31,15 @@ from thpwatch.kernel import facts
 from thpwatch.kernel.mthp import MthpReading, read_mthp
 from thpwatch.kernel.text import KeyValues
 from thpwatch.kernel.vmstat import read_vmstat
-from thpwatch.probes.decode import FAULTS, SPLITS, RawMaps
+from thpwatch.probes.groups.alloc import allocs_of_order
+from thpwatch.probes.groups.faults import fault_calls
+from thpwatch.probes.groups.splits import split_calls
+from thpwatch.probes.groups.swapin import (
+    pmd_swapin_device_reads,
+    pmd_swapin_split_fallbacks,
+    pte_swapin_device_reads,
+)
+from thpwatch.probes.maps import RawMaps
 
 PMD_SIZE = facts.PMD_THP_SIZE
 PUD_SIZE = f"{(facts.PAGE_SIZE << facts.PUD_ORDER) // 1024}kB"
@@ -87,73 +95,6 @@ def thp_migratetypes(names: Sequence[str]) -> frozenset[int] | None:
     return found or None
 
 
-def allocs_of_order(
-    order: int, migratetypes: frozenset[int] | None = None
-) -> Callable[[RawMaps], int | None]:
-    def total(r: RawMaps) -> int | None:
-        if r.alloc is None:
-            return None
-        return sum(
-            n
-            for (o, mt, _res), n in r.alloc.items()
-            if o == order and (migratetypes is None or mt in migratetypes)
-        )
-
-    return total
-
-
-def fault_calls(fault: str) -> Callable[[RawMaps], int | None]:
-    index = FAULTS.index(fault)
-
-    def total(r: RawMaps) -> int | None:
-        if r.fault_counts is None:
-            return None
-        return sum(
-            n
-            for (f, ret, _split), n in r.fault_counts.items()
-            if f == index and not ret & facts.VM_FAULT_RETRY
-        )
-
-    return total
-
-
-def _pmd_swapin_calls(wanted: Callable[[int, int], bool]) -> Callable[[RawMaps], int | None]:
-    """do_huge_pmd_swap_page calls whose (return value, split seen) satisfy `wanted`."""
-    index = FAULTS.index("pmd_swapin")
-
-    def total(r: RawMaps) -> int | None:
-        if r.fault_counts is None:
-            return None
-        return sum(
-            n for (f, ret, split), n in r.fault_counts.items() if f == index and wanted(ret, split)
-        )
-
-    return total
-
-
-# A whole swap-in read from the device: VM_FAULT_MAJOR without RETRY. On an asynchronous device
-# the call starting the read returns MAJOR|RETRY and the BPF side puts MAJOR on the thread's
-# retried call (which maps the folio from the swap cache), so each read counts once.
-pmd_swapin_device_reads = _pmd_swapin_calls(
-    lambda ret, split: (
-        bool(ret & facts.VM_FAULT_MAJOR) and not ret & facts.VM_FAULT_RETRY and not split
-    )
-)
-pmd_swapin_split_fallbacks = _pmd_swapin_calls(
-    lambda ret, split: bool(split) and not ret & facts.VM_FAULT_RETRY
-)
-
-
-def pte_swapin_device_reads(r: RawMaps) -> int | None:
-    """do_swap_page calls that read from the device (VM_FAULT_MAJOR, RETRY included)."""
-    if r.fault_counts is None:
-        return None
-    index = FAULTS.index("pte_swapin")
-    return sum(
-        n for (f, ret, _s), n in r.fault_counts.items() if f == index and ret & facts.VM_FAULT_MAJOR
-    )
-
-
 def pte_level_swap_reads(k: KernelCounts) -> int | None:
     """Reads at PTE level: pswpin less the pages of every large folio read (per-size `swpin`),
     each mTHP read counted once. None without pswpin; without per-size stats, pswpin itself."""
@@ -167,17 +108,6 @@ def pte_level_swap_reads(k: KernelCounts) -> int | None:
             pages = int(parts[1][:-2]) * 1024 // facts.PAGE_SIZE
             reads -= n * pages if parts[1] == PMD_SIZE else n * (pages - 1)
     return reads
-
-
-def split_calls(level: str) -> Callable[[RawMaps], int | None]:
-    index = SPLITS.index(level)
-
-    def total(r: RawMaps) -> int | None:
-        if r.split_counts is None:
-            return None
-        return sum(n for (lv, _ret), n in r.split_counts.items() if lv == index)
-
-    return total
 
 
 EXACT, AT_MOST, ACTIVITY = "exact", "at_most", "activity"

@@ -20,23 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thpwatch.probes.bpfsys import BpfMap
+from thpwatch.probes.groups import GROUPS
 
-# The maps the decoders read (probes/decode.py); internal maps (start times, in-flight calls)
+# The maps the decoders read (probes/groups/); internal maps (start times, in-flight calls)
 # are held by their programs and need no fd of their own.
-READ_MAPS = (
-    "alloc_counts",
-    "madv_counts",
-    "madv_procs",
-    "stall_hist",
-    "collapse_counts",
-    "migrate_counts",
-    "fault_hist",
-    "fault_counts",
-    "split_hist",
-    "split_counts",
-    "charge_counts",
-    "uncharge_counts",
-)
+READ_MAPS = tuple(m.name for g in GROUPS for m in g.maps)
 MAX_FDS_PER_MESSAGE = 250  # the kernel's SCM_MAX_FD is 253
 
 

@@ -4,125 +4,46 @@ Two clang runs at most: one object for the tracepoint programs, one for the func
 (fentry/fexit where the kernel allows it, else kprobe/kretprobe). Only what the kernel has is
 compiled and attached: a tracepoint missing from tracefs or a function missing from BTF and
 kallsyms makes its probe `absent`; a refused attach makes it `blocked` (with the errno); anything
-else that fails makes it `error` with the message.
+else that fails makes it `error` with the message. The parts: program.py (text and flags),
+compiler.py, attach.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from thpwatch.kernel import facts
-from thpwatch.probes.bcc import BpfUnavailable, bcc_env
-from thpwatch.probes.capabilities import detect_capabilities
-from thpwatch.probes.errors import (
-    captured_stderr,
-    clear_errno,
-    errno_name,
-    last_errno,
-    state_for_errno,
+from thpwatch.probes.attach import (
+    FunctionAttacher,
+    ProbeState,
+    Step,
+    attach_tracepoint,
+    mark_absent,
+    resolve_targets,
+    run_steps,
 )
+from thpwatch.probes.bcc import BccEnv, BpfUnavailable, bcc_env
+from thpwatch.probes.capabilities import detect_capabilities
+from thpwatch.probes.compiler import CompileFailed, compile_program, release_compiler_memory
 from thpwatch.probes.handoff import LoadedObject, export_bcc
 from thpwatch.probes.kernel_functions import KernelFunction, kernel_functions
-from thpwatch.probes.specs import (
-    DEFAULT_GROUPS,
-    GROUPS,
-    ProbeSpec,
-    check_groups,
-    probes_of,
+from thpwatch.probes.program import (
+    BPF_DIR,
+    common_cflags,
+    function_cflags,
+    program_text,
+    tracepoint_define,
 )
+from thpwatch.probes.specs import DEFAULT_GROUPS, check_groups, probes_of
 from thpwatch.probes.tracefs import event_exists
-from thpwatch.snapshot import SourceStatus, State, labels_of
-
-BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"  # thpwatch/bpf -> ../bpf in a checkout
-MIN_ORDER = 2  # mm_page_alloc: orders below the smallest mTHP (16 KiB) are dropped at once
-THP_ADVICE = tuple(facts.MADV_NAMES)
-
-
-def tracepoint_define(tp: str) -> str:
-    return "-DTHPW_HAVE_" + tp.replace(":", "__")
-
-
-def common_cflags(groups: Iterable[str], pid: int | None, bpf_dir: Path) -> list[str]:
-    madv = "||".join(f"((b)=={n})" for n in THP_ADVICE)
-    flags = [
-        f"-I{bpf_dir}",
-        f"-DTHPW_MIN_ORDER={MIN_ORDER}",
-        f"-DTHPW_GFP_RESERVED_THP={facts.GFP_RESERVED_THP:#x}",
-        f"-DTHPW_VM_FAULT_RETRY={facts.VM_FAULT_RETRY:#x}",
-        f"-DTHPW_VM_FAULT_MAJOR={facts.VM_FAULT_MAJOR:#x}",
-        f"-DTHPW_VM_FAULT_NOT_MAPPED={facts.VM_FAULT_NOT_MAPPED:#x}",
-        f"-DTHPW_MADV_WANTED(b)=({madv})",
-    ]
-    flags += [f"-DTHPW_GROUP_{g}" for g in groups]
-    if pid is not None:
-        flags.append(f"-DTHPW_TGID={int(pid)}")
-    return flags
-
-
-def function_cflags(functions: Iterable[KernelFunction], method: str) -> list[str]:
-    flags = ["-DTHPW_FUNCTION_PROBES"]
-    if method == "fentry":
-        flags.append("-DTHPW_FENTRY")
-    for fn in functions:
-        flags += [
-            f"-DTHPW_HAVE_{fn.name}",
-            f"-DTHPW_NARGS_{fn.name}={fn.nargs}",
-            f"-DTHPW_RET_INT_{fn.name}={int(fn.returns_value)}",
-        ]
-    return flags
-
-
-_SNIPPET = re.compile(r'^#include "(?P<name>\w+\.inc)"$', re.M)
-
-
-def program_text(probes: Iterable[ProbeSpec], bpf_dir: Path = BPF_DIR) -> str:
-    """The group files, concatenated in GROUPS order, with `#include "x.inc"` snippets inlined:
-    bcc generates tracepoint argument structs and rewrites map calls only in its main text."""
-    files = dict.fromkeys(p.file for p in sorted(probes, key=lambda p: GROUPS.index(p.group)))
-    text = "".join(f"/* {f} */\n" + (bpf_dir / f).read_text() for f in files)
-    return _SNIPPET.sub(lambda m: (bpf_dir / m["name"]).read_text().rstrip("\n"), text)
-
-
-@dataclass
-class ProbeState:
-    spec: ProbeSpec
-    state: State = State.ERROR
-    reason: str = "not attached yet"
-    method: str = ""
-    detail: dict[str, str] = field(default_factory=dict)
-    targets: tuple[str, ...] = ()  # what attaches: the spec's, or the alternative the kernel has
-
-    def __post_init__(self) -> None:
-        self.targets = self.targets or self.spec.targets
-
-    def status(self) -> SourceStatus:
-        detail = {"group": self.spec.group, "method": self.method, **self.detail}
-        return SourceStatus(
-            self.spec.name,
-            "probe",
-            self.state,
-            self.reason,
-            detail=labels_of({k: v for k, v in detail.items() if v}),
-        )
-
-
-def release_compiler_memory() -> None:
-    """Give the heap that clang/LLVM left behind back to the kernel.
-
-    bcc compiles in-process; glibc keeps the freed arenas, which measured about 40 MB of the
-    daemon's resident memory for the rest of its life (bench/README.md)."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim this way
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+from thpwatch.snapshot import SourceStatus, State
 
 
 class ProbeSet:
-    """The probes of some groups, compiled and attached together; read() returns raw map data.
+    """The probes of some groups, compiled and attached together (decode.read_maps(objects) reads
+    their maps).
 
     groups: which concerns (see specs.GROUPS; default everything but the opt-in ones).
     pid: count only the events of that process where the event happens in process context
@@ -211,25 +132,25 @@ class ProbeSet:
         return st is not None and st.state is State.OK
 
     # -- tracepoints ----------------------------------------------------------------------------
-    def _open_tracepoints(self, env: Any, tracefs: Path, states: list[ProbeState]) -> None:
-        present = _mark_absent(states, lambda tp: event_exists(tracefs, tp), "not in tracefs")
+    def _open_tracepoints(self, env: BccEnv, tracefs: Path, states: list[ProbeState]) -> None:
+        present = mark_absent(states, lambda tp: event_exists(tracefs, tp), "not in tracefs")
         if not present:
             return
         flags = common_cflags(self.groups, self.pid, self.bpf_dir)
         flags += [tracepoint_define(tp) for st in present for tp in st.spec.targets]
-        bpf = self._compile(env, [st.spec for st in present], flags, present)
+        bpf = self._compile(env, flags, present)
         if bpf is None:
             return
         for st in present:
             st.method = "tracepoint"
-            self._attach(st, [lambda tp=tp: _attach_tracepoint(bpf, tp) for tp in st.spec.targets])
+            run_steps(st, [lambda tp=tp: attach_tracepoint(bpf, tp) for tp in st.spec.targets])
 
     # -- functions ------------------------------------------------------------------------------
-    def _open_functions(self, env: Any, states: list[ProbeState]) -> None:
+    def _open_functions(self, env: BccEnv, states: list[ProbeState]) -> None:
         self.functions = kernel_functions(fn for st in states for fn in st.spec.functions)
         for st in states:
             st.targets = resolve_targets(st.spec, self.functions)
-        present = _mark_absent(
+        present = mark_absent(
             states, lambda fn: self.functions[fn].present, "not in BTF nor /proc/kallsyms"
         )
         if not present:
@@ -249,24 +170,24 @@ class ProbeSet:
             if fn.name in wanted and (fn.in_btf if method == "fentry" else fn.kprobe_symbol)
         ]
         flags = common_cflags(self.groups, self.pid, self.bpf_dir) + function_cflags(usable, method)
-        bpf = self._compile(env, [st.spec for st in present], flags, present)
+        bpf = self._compile(env, flags, present)
         if bpf is None:
             return
-        done: set[str] = set()  # programs shared by two probes are attached once
+        attacher = FunctionAttacher(bpf, self.functions, method)
         usable_names = {fn.name for fn in usable}
         for st in present:
             st.method = method
-            steps = []
+            steps: list[Step] = []
             for fn in st.targets:
                 if fn not in usable_names:
-                    steps.append(lambda fn=fn: _not_attachable(fn, method))
+                    steps.append(attacher.not_attachable(fn))
                     continue
-                steps.append(lambda fn=fn: self._attach_function(bpf, fn, method, False, done))
+                steps.append(attacher.step(fn, exit_=False))
                 if st.spec.returns:
-                    steps.append(lambda fn=fn: self._attach_function(bpf, fn, method, True, done))
+                    steps.append(attacher.step(fn, exit_=True))
             for fn in st.spec.helpers:
                 if fn in usable_names:
-                    steps.append(lambda fn=fn: self._attach_function(bpf, fn, method, False, done))
+                    steps.append(attacher.step(fn, exit_=False))
                 else:
                     st.detail["without"] = fn
             info = self.functions[st.targets[0]]
@@ -275,94 +196,17 @@ class ProbeSet:
             st.detail["returns"] = info.returns or "unknown (no BTF)"
             if method == "kprobe" and info.kprobe_symbol not in (None, info.name):
                 st.detail["symbol"] = str(info.kprobe_symbol)  # a compiler clone
-            self._attach(st, steps)
-
-    def _attach_function(self, bpf: Any, fn: str, method: str, exit_: bool, done: set[str]) -> None:
-        key = f"{fn}/{'exit' if exit_ else 'entry'}"
-        if key in done:
-            return
-        if method == "fentry":
-            if exit_:
-                bpf.attach_kretfunc(fn_name=fn.encode())
-            else:
-                bpf.attach_kfunc(fn_name=fn.encode())
-        else:
-            symbol = (self.functions[fn].kprobe_symbol or fn).encode()
-            if exit_:
-                bpf.attach_kretprobe(event=symbol, fn_name=f"thpw_exit__{fn}".encode())
-            else:
-                bpf.attach_kprobe(event=symbol, fn_name=f"thpw_entry__{fn}".encode())
-        done.add(key)
+            run_steps(st, steps)
 
     # -- shared ---------------------------------------------------------------------------------
-    def _compile(
-        self, env: Any, specs: list[ProbeSpec], flags: list[str], states: list[ProbeState]
-    ) -> Any:
-        messages: list[str] = []
+    def _compile(self, env: BccEnv, flags: list[str], states: list[ProbeState]) -> Any:
+        """The compiled object of the states' probes, or None with each of them in error."""
+        text = program_text([st.spec for st in states], self.bpf_dir)
         try:
-            with captured_stderr(messages):
-                bpf = env.bpf_class(text=program_text(specs, self.bpf_dir).encode(), cflags=flags)
-        except Exception as e:
-            errors = [m for m in messages if "error:" in m and len(m) < 400]
-            tail = " | ".join(errors[:3]) or str(e)
+            bpf = compile_program(env, text, flags)
+        except CompileFailed as e:
             for st in states:
-                st.state, st.reason = State.ERROR, f"compile failed: {tail}"
+                st.state, st.reason = State.ERROR, f"compile failed: {e}"
             return None
         self.bcc_objects.append(bpf)
         return bpf
-
-    @staticmethod
-    def _attach(st: ProbeState, steps: list[Any]) -> None:
-        messages: list[str] = []
-        for step in steps:
-            clear_errno()
-            try:
-                with captured_stderr(messages):
-                    step()
-            except _NotAttachable as e:
-                st.state, st.reason = State.ABSENT, str(e)
-                return
-            except Exception as e:
-                code = last_errno()
-                said = messages[-1] if messages else str(e)
-                st.state = state_for_errno(code) if code else State.ERROR
-                st.reason = f"{errno_name(code)}: {said}" if code else said
-                return
-        st.state, st.reason = State.OK, ""
-
-
-def _mark_absent(
-    states: list[ProbeState], exists: Callable[[str], bool], where: str
-) -> list[ProbeState]:
-    """Mark probes whose targets the kernel lacks absent; return the others."""
-    present = []
-    for st in states:
-        missing = [t for t in st.targets if not exists(t)]
-        if missing:
-            st.state = State.ABSENT
-            names = dict.fromkeys((*missing, *st.spec.alternatives))
-            st.reason = f"{st.spec.kind} {', '.join(names)} {where}"
-        else:
-            present.append(st)
-    return present
-
-
-def resolve_targets(spec: ProbeSpec, functions: dict[str, KernelFunction]) -> tuple[str, ...]:
-    """spec.targets, or the first of its alternatives this kernel has when they are missing."""
-    if all(functions[t].present for t in spec.targets):
-        return spec.targets
-    return next(((alt,) for alt in spec.alternatives if functions[alt].present), spec.targets)
-
-
-def _attach_tracepoint(bpf: Any, tp: str) -> None:
-    system, _, event = tp.partition(":")
-    bpf.attach_tracepoint(tp=tp.encode(), fn_name=f"tracepoint__{system}__{event}".encode())
-
-
-class _NotAttachable(Exception):
-    pass
-
-
-def _not_attachable(fn: str, method: str) -> None:
-    need = "BTF" if method == "fentry" else "/proc/kallsyms"
-    raise _NotAttachable(f"{fn}: not in {need}, which {method} needs")

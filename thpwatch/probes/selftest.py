@@ -29,20 +29,24 @@ from thpwatch.probes.crosscheck import (
     PMD_SIZE,
     PMD_THP_ALLOCS,
     KernelCounts,
-    allocs_of_order,
-    fault_calls,
     kernel_sum,
-    pmd_swapin_device_reads,
-    pmd_swapin_split_fallbacks,
     pte_level_swap_reads,
-    pte_swapin_device_reads,
     read_kernel_counts,
-    split_calls,
     thp_migratetypes,
 )
-from thpwatch.probes.decode import RawMaps, read_maps
-from thpwatch.probes.errors import result_name
+from thpwatch.probes.decode import read_maps
+from thpwatch.probes.groups.alloc import allocs_of_order
+from thpwatch.probes.groups.faults import fault_calls
+from thpwatch.probes.groups.khugepaged import SCAN_SUCCEED, collapses_with_status
+from thpwatch.probes.groups.madvise import calls_with_result
+from thpwatch.probes.groups.splits import split_calls
+from thpwatch.probes.groups.swapin import (
+    pmd_swapin_device_reads,
+    pmd_swapin_split_fallbacks,
+    pte_swapin_device_reads,
+)
 from thpwatch.probes.loader import ProbeSet
+from thpwatch.probes.maps import RawMaps
 from thpwatch.snapshot import State
 
 SYSTEM_GROUPS = ("alloc", "khugepaged", "faults", "swapin", "splits")
@@ -207,24 +211,13 @@ def _madvise_rows(probes: _Probes) -> list[SelftestRow]:
     rows = []
     names = {v: k for k, v in facts.MADV_NAMES.items()}
     for (advice, result), calls in sorted(did.madvise_calls.items()):
-        advice_no = names[advice]
-
-        def count(raw: RawMaps, advice_no: int = advice_no, result: str = result) -> int | None:
-            if raw.madvise is None:
-                return None
-            return sum(
-                n
-                for (a, ret, fld), n in raw.madvise.items()
-                if a == advice_no and fld == 0 and result_name(ret) == result
-            )
-
         rows.append(
             _row(
                 probes,
                 f"madvise {advice} -> {result}",
                 calls,
                 calls,  # the kernel's answer: what the syscalls returned
-                _delta(count, mine0, mine1),
+                _delta(calls_with_result(names[advice], result), mine0, mine1),
                 "madvise",
             )
         )
@@ -235,17 +228,13 @@ def _collapse_and_split_rows(probes: _Probes) -> list[SelftestRow]:
     sys0, _, k0 = probes.read()
     did = workload.collapse(count=2)
     sys1, _, k1 = probes.read()
-
-    def succeeded(raw: RawMaps) -> int | None:
-        return None if raw.collapse is None else raw.collapse.get(1, 0)
-
     rows = [
         _row(
             probes,
             "MADV_COLLAPSE collapses",
             did.counts["collapsed_ranges"],
             _kernel_delta(("vmstat:thp_collapse_alloc",), k0, k1),
-            _delta(succeeded, sys0, sys1),
+            _delta(collapses_with_status(SCAN_SUCCEED), sys0, sys1),
             "collapse_huge_page",
         )
     ]

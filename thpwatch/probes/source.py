@@ -17,9 +17,10 @@ from thpwatch.probes.crosscheck import (
     read_kernel_counts,
     thp_migratetypes,
 )
-from thpwatch.probes.decode import Names, emit, read_maps
+from thpwatch.probes.decode import emit, read_maps
+from thpwatch.probes.group import Names, tracepoint
 from thpwatch.probes.loader import ProbeSet
-from thpwatch.probes.specs import DEFAULT_GROUPS, tracepoint
+from thpwatch.probes.specs import DEFAULT_GROUPS
 from thpwatch.probes.tracefs import event_dir, tracefs_root
 from thpwatch.snapshot import SourceStatus, State, labels_of
 from thpwatch.sources.base import SourceAbsent, SourceBlocked
