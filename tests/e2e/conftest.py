@@ -91,7 +91,7 @@ def scraped_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrape
     require(os.geteuid() == 0, "needs root (the live exporter reads what the daemon reads)")
     require(PATCHED.is_dir(), f"needs the patched fixture tree {PATCHED}")
     workdir = tmp_path_factory.mktemp("scraped")
-    everything = ("--per-process", "--per-cgroup")
+    everything = ("--processes", "--cgroups")
     exporters: dict[str, Exporter] = {}
     prom = None
     try:

@@ -87,8 +87,8 @@ def held_thps(count: int, hold: float) -> Did:
 @dataclass
 class Recording:
     prometheus: Prometheus
-    live_exporter: Exporter  # this host, BPF, no --per-process / --per-cgroup
-    fixture_exporter: Exporter  # tests/fixtures/patched, --per-process --per-cgroup
+    live_exporter: Exporter  # this host, BPF, no --processes / --cgroups
+    fixture_exporter: Exporter  # tests/fixtures/patched, --processes --cgroups
     live: LiveReadings
     start: float  # the workload's window, wall clock
     end: float

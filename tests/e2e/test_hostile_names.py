@@ -1,6 +1,6 @@
 """Names are bytes (#17): a process renamed to non-UTF-8 bytes with prctl(PR_SET_NAME), mapping
 a file whose name is not UTF-8, and a cgroup with a non-UTF-8 name must not blank the scans or
-fail a scrape of a real `thpwatch run --per-process --per-cgroup`; and a default exporter with
+fail a scrape of a real `thpwatch run --processes --cgroups`; and a default exporter with
 its BPF probes exports no pid label (README: none unless --pid-labels)."""
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def odd_cgroup() -> Iterator[tuple[Path, str]]:
 
 def test_odd_names_keep_scrapes_200_and_the_scans_whole(odd_process, odd_cgroup, thpwatch_exporter):
     exporter = thpwatch_exporter(
-        "--no-bpf", "--per-process", "--per-cgroup", "--process-smaps", "on", "--top", "1000"
+        "--no-bpf", "--processes", "--cgroups", "--process-smaps", "on", "--top", "1000"
     )
     for _ in range(3):
         got = samples(exporter.metrics())  # asserts 200

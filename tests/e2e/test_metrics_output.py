@@ -21,7 +21,7 @@ PATCHED = FIXTURES / "patched"
 @pytest.fixture(params=["live", "patched"])
 def served(request, thpwatch_exporter) -> Exporter:
     """An exporter with every source on (process and cgroup scans too)."""
-    everything = ("--per-process", "--per-cgroup")
+    everything = ("--processes", "--cgroups")
     if request.param == "live":
         require(os.geteuid() == 0, "needs root to read the live host like the daemon does")
         return thpwatch_exporter(*everything)

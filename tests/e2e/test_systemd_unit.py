@@ -144,7 +144,7 @@ def test_the_units_sandbox_is_enough(thpwatch_exporter):
         str(UNIT),
         "--",
     ]
-    everything = ("--per-process", "--per-cgroup")
+    everything = ("--processes", "--cgroups")
     full = states(thpwatch_exporter(*everything))
     sandboxed = thpwatch_exporter(*everything, wrapper=wrapper)
     status = Path(f"/proc/{sandboxed.process.pid}/status").read_text()
