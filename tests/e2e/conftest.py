@@ -24,14 +24,8 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, require
 
-from e2e.harness import (
-    Exporter,
-    Prometheus,
-    prometheus_binary,
-    scrape_config,
-    start_exporter,
-    start_prometheus,
-)
+from bench.daemons import Exporter, start_exporter
+from e2e.harness import Prometheus, prometheus_binary, scrape_config, start_prometheus
 
 PATCHED = FIXTURES / "patched"
 

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2e.harness import Exporter, Prometheus
+from bench.daemons import Exporter
+from e2e.harness import Prometheus
 from thpwatch.kernel import facts
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.sampler import Sampler

@@ -17,7 +17,8 @@ import pytest
 from conftest import require
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.harness import probes_in_this_checkout, wait_until
+from bench.daemons import wait_until
+from e2e.harness import probes_in_this_checkout
 from thpwatch import workload
 from thpwatch.sources.cgroups import memory_hierarchies
 

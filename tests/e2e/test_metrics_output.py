@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES, require
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.harness import Exporter
+from bench.daemons import Exporter
 from thpwatch.catalog import catalog
 
 pytestmark = pytest.mark.e2e

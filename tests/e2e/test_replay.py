@@ -21,16 +21,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, require
 
+from bench.daemons import THPWATCH, free_port, start_exporter, wait_until
 from e2e import kernelfiles
-from e2e.harness import (
-    THPWATCH,
-    free_port,
-    prometheus_binary,
-    scrape_config,
-    start_exporter,
-    start_prometheus,
-    wait_until,
-)
+from e2e.harness import prometheus_binary, scrape_config, start_prometheus
 from e2e.replay_recording import SCRAPE_INTERVAL, Recording, held_thps, reading_live
 from thpwatch.cli import main
 from thpwatch.history import History, NoData, Target

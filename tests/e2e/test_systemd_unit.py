@@ -13,7 +13,8 @@ from pathlib import Path
 from conftest import REPO, require
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.harness import Exporter, probes_in_this_checkout
+from bench.daemons import Exporter
+from e2e.harness import probes_in_this_checkout
 
 UNIT = REPO / "systemd" / "thpwatch.service"
 DEFAULTS = REPO / "systemd" / "thpwatch.default"
