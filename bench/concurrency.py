@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import daemons, procstat
-from tests.e2e.load import run_load
+from bench.load import run_load
 from thpwatch.kernel.mthp import MthpReader
 from thpwatch.probes.maps import percpu_hists
 

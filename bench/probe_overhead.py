@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import bpfstats
 from bench.stats import alternation, paired
-from thpwatch import workload
+from thpwatch import swapdev, workload
 from thpwatch.probes.loader import ProbeSet
 from thpwatch.probes.specs import DEFAULT_GROUPS
 from thpwatch.snapshot import State
@@ -135,7 +135,7 @@ def swap_if(needed: bool) -> Iterator[str]:
     if not needed:
         yield ""
         return
-    with workload.temporary_swap(512) as device:
+    with swapdev.temporary_swap(512) as device:
         yield device
 
 

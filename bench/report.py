@@ -507,7 +507,7 @@ def concurrency_section(part: dict[str, Any]) -> str:
             "### 5. Growth with scrapers and THP sizes",
             machine_line(part),
             "One default `thpwatch run`; 1, 2 and 10 scrapers scraping in a loop at the same "
-            "time (tests/e2e/load.py), the requests split between them; CPU / request = the "
+            "time (bench/load.py), the requests split between them; CPU / request = the "
             "daemon's utime+stime over the run / requests. Scrapes that arrive together share "
             "one reading of the kernel (exporter/fresh.py); each response is rendered for its "
             "own request.",

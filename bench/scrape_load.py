@@ -1,8 +1,8 @@
 """Load on /metrics: C concurrent scrapers x N scrapes each against a running `thpwatch run`.
 
-    .venv/bin/python bench/scrape_load.py                     # starts its own exporter (live host)
-    .venv/bin/python bench/scrape_load.py --url http://127.0.0.1:10386/metrics
-    .venv/bin/python bench/scrape_load.py --scrapers 50 --scrapes 1000 --json out.json
+    .venv/bin/python -m bench.scrape_load                     # starts its own exporter (live host)
+    .venv/bin/python -m bench.scrape_load --url http://127.0.0.1:10386/metrics
+    .venv/bin/python -m bench.scrape_load --scrapers 50 --scrapes 1000 --json out.json
 
 Prints errors, p50/p90/p99/max latency and throughput. Latency is per request as a scraper
 sees it (connect to last byte), so it includes queueing behind the other scrapers.
@@ -16,8 +16,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from tests.e2e.harness import start_exporter
-from tests.e2e.load import run_load
+from bench.daemons import start_exporter
+from bench.load import run_load
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ def test_snapshot_json_on_the_patched_tree():
 def test_snapshot_forced_smaps_and_pids():
     result = run(
         "snapshot", "--root", str(FIXTURES / "patched"), "--json",
-        "--process-smaps", "on", "--process-pids", "--top", "1",
+        "--process-smaps", "on", "--pid-labels", "--top", "1",
     )  # fmt: skip
     doc = json.loads(result.output)
     (held,) = samples(doc, "thpwatch_process_reserved_thp_bytes")

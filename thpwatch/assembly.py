@@ -30,7 +30,7 @@ from thpwatch.sources.vmstat import VmstatSource
 class SourceOptions:
     processes: bool = True  # the per-process scan (the exporter turns it off by default)
     process_smaps: str = "auto"  # auto: walk smaps unless that would split PUD THPs
-    process_pids: bool = False  # label processes by pid too (cardinality!)
+    pid_labels: bool = False  # label processes by pid too (cardinality!)
     cgroups: bool = True
     top: int = 10  # processes / cgroups emitted per scan
     scan_interval: float = 60.0  # seconds between process and cgroup scans (Periodic)
@@ -50,7 +50,7 @@ def host_sources(root: Path, options: SourceOptions) -> list[Source]:
         sources.append(KmsgSource(root))
     if options.processes:
         scan = ProcScan(
-            root, top=options.top, pid_labels=options.process_pids, smaps=options.process_smaps
+            root, top=options.top, pid_labels=options.pid_labels, smaps=options.process_smaps
         )
         sources.append(Periodic(scan, options.scan_interval))
     if options.cgroups:
@@ -122,7 +122,7 @@ def _bpf_source(options: SourceOptions, readings: KernelReadings) -> Source:
     return BpfSource(
         groups=(*DEFAULT_GROUPS, *options.enable_probes),
         pid=options.pid,
-        pid_labels=options.process_pids,
+        pid_labels=options.pid_labels,
         helper=options.bpf_helper,
         kernel_counts=counts,
     )

@@ -8,7 +8,7 @@ exactly as `top` computes them live (thpwatch.rates), the scrape times standing 
 monotonic clock.
 
 What the exporter did not export has no series: a source without a state series (the exporter
-ran without --per-process, say) is "not recorded", which is neither absent nor zero.
+ran without --processes, say) is "not recorded", which is neither absent nor zero.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ LIVE_SOURCES = (
 )
 # What a user sees missing when one of these is not recorded, and the exporter flag behind it.
 NOT_RECORDED_HINTS = {
-    "procscan": "process rows: the exporter ran without --per-process",
-    "cgroups": "cgroup rows: the exporter ran without --per-cgroup",
+    "procscan": "process rows: the exporter ran without --processes",
+    "cgroups": "cgroup rows: the exporter ran without --cgroups",
     "bpf": "probes: the exporter ran without BPF (--no-bpf or --root)",
 }
 

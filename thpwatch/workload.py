@@ -1,6 +1,6 @@
 """Real memory workloads that make the kernel count THP events, for tests, bench/ and
-`thpwatch doctor --selftest`. Pure Python: libc mmap/madvise/munmap through ctypes (Python's
-mmap.mmap(-1, n) is MAP_SHARED, i.e. shmem, not anonymous memory).
+`thpwatch doctor --selftest`, on private anonymous memory (thpwatch.libc); the swap some of them
+need is thpwatch.swapdev.
 
 Each workload returns a Did: what it did (counts and bytes), and the result of every madvise
 call by advice and result name, so callers can compare with what the kernel and thpwatch counted.
@@ -8,39 +8,20 @@ call by advice and result name, so callers can compare with what the kernel and 
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import fcntl
-import mmap
-import os
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thpwatch import libc
 from thpwatch.kernel import facts
 from thpwatch.kernel.mthp import read_mthp
 from thpwatch.kernel.text import read_mode
 from thpwatch.probes.errors import result_name
+from thpwatch.swapdev import temporary_swap  # noqa: F401  (probes/selftest.py's workload.X)
 
 PAGE = facts.PAGE_SIZE
 PMD_BYTES = facts.PMD_THP_BYTES
 ENABLING_MODES = ("always", "madvise")
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = (
-    ctypes.c_void_p,
-    ctypes.c_size_t,
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_long,
-)
-_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-_libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-_MAP_FAILED = ctypes.c_void_p(-1).value
 
 
 @dataclass
@@ -73,31 +54,20 @@ class Region:
     def __init__(self, length: int, align: int = PAGE) -> None:
         self.length = length
         self._span = length + align
-        base = _libc.mmap(
-            None,
-            self._span,
-            mmap.PROT_READ | mmap.PROT_WRITE,
-            mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-        if base in (None, _MAP_FAILED):
-            err = ctypes.get_errno()
-            raise OSError(err, f"mmap of {self._span} bytes failed: {os.strerror(err)}")
-        self._base = base
-        self.addr = (base + align - 1) & ~(align - 1)
+        self._base = libc.mmap_anonymous(self._span)
+        self.addr = (self._base + align - 1) & ~(align - 1)
 
     def __enter__(self) -> Region:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _libc.munmap(self._base, self._span)
+        libc.munmap(self._base, self._span)
 
     def madvise(self, advice: int, did: Did, offset: int = 0, length: int | None = None) -> str:
         """madvise() on part of the region; records the call in did; returns the result name."""
         length = self.length - offset if length is None else length
-        ret = _libc.madvise(self.addr + offset, length, advice)
-        result = "ok" if ret == 0 else result_name(-ctypes.get_errno())
+        err = libc.madvise(self.addr + offset, length, advice)
+        result = "ok" if err == 0 else result_name(-err)
         key = (facts.MADV_NAMES.get(advice, str(advice)), result)
         did.madvise_calls[key] = did.madvise_calls.get(key, 0) + 1
         did.madvise_bytes[key] = did.madvise_bytes.get(key, 0) + length
@@ -217,7 +187,7 @@ def split_thps(count: int = 8) -> Did:
         r.madvise(facts.MADV_HUGEPAGE, did)
         did.add("thps", r.write(PMD_BYTES))
         for i in range(count):
-            _libc.munmap(r.addr + i * PMD_BYTES + PAGE, PAGE)
+            libc.munmap(r.addr + i * PMD_BYTES + PAGE, PAGE)
             r.madvise(facts.MADV_COLD, did, offset=(count + i) * PMD_BYTES + PAGE, length=PAGE)
         did.add("pmd_splits", 2 * count)
         did.add("folio_splits", count)
@@ -248,76 +218,3 @@ def reserved_thp(hpages: int = 4, root: Path = Path("/")) -> Did:
         if r.madvise(facts.MADV_RESERVED_THP, did) == "ok":
             did.add("thps", r.write(PMD_BYTES))
     return did
-
-
-# -- temporary swap -----------------------------------------------------------------------------
-
-SWAP_LOCK = Path("/run/lock/thpwatch-swap.lock")
-ZRAM = Path("/sys/block/zram0")
-
-
-def active_swaps() -> list[str]:
-    lines = Path("/proc/swaps").read_text().splitlines()[1:]
-    return [line.split()[0] for line in lines if line.strip()]
-
-
-def _run(*cmd: str) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise OSError(f"{' '.join(cmd)}: {(done.stderr or done.stdout).strip()}")
-
-
-@contextlib.contextmanager
-def temporary_swap(size_mb: int = 512, prefer_zram: bool = True) -> Iterator[str]:
-    """Swap for the duration of the block, always removed afterwards: zram0 when it is free,
-    else a swap file. Serialised across processes by a lock file. Yields the device/file used
-    (an already active swap is used as it is and left alone)."""
-    SWAP_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(SWAP_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        existing = active_swaps()
-        if existing:
-            yield existing[0]
-            return
-        if prefer_zram and _zram_free():
-            yield from _zram_swap(size_mb)
-        else:
-            yield from _file_swap(size_mb)
-
-
-def _zram_free() -> bool:
-    try:
-        return (ZRAM / "disksize").read_text().strip() == "0"
-    except OSError:
-        return False
-
-
-def _zram_swap(size_mb: int) -> Iterator[str]:
-    dev = "/dev/zram0"
-    try:
-        (ZRAM / "disksize").write_text(f"{size_mb}M")
-        _run("mkswap", dev)
-        _run("swapon", dev)
-        yield dev
-    finally:
-        subprocess.run(["swapoff", dev], capture_output=True)
-        with contextlib.suppress(OSError):
-            (ZRAM / "reset").write_text("1")
-
-
-def _file_swap(size_mb: int) -> Iterator[str]:
-    fd, path = tempfile.mkstemp(prefix="thpwatch-swap-", dir="/var/tmp")
-    try:
-        os.posix_fallocate(fd, 0, size_mb << 20)
-        os.fchmod(fd, 0o600)
-        os.close(fd)
-        fd = -1
-        _run("mkswap", path)
-        _run("swapon", path)
-        yield path
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        subprocess.run(["swapoff", path], capture_output=True)
-        with contextlib.suppress(OSError):
-            os.unlink(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import require
 
-from thpwatch import workload
+from thpwatch import swapdev, workload
 from thpwatch.kernel import facts
 from thpwatch.kernel.vmstat import read_vmstat
 from thpwatch.probes.bcc import bcc_env
@@ -164,7 +164,7 @@ def test_split_probes_see_the_kernels_splits(source: BpfSource) -> None:
 @pytest.mark.funcprobes
 def test_swapin_is_visible_in_probe_and_kernel(source: BpfSource) -> None:
     attached(source, facts.FN_DO_SWAP_PAGE)
-    with workload.temporary_swap():
+    with swapdev.temporary_swap():
         vm0 = read_vmstat(Path("/"))
         before = collect(source)
         workload.pageout_retouch(thps=8)

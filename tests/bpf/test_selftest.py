@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from thpwatch import workload
+from thpwatch import swapdev
 from thpwatch.probes.selftest import run_selftest
 
 pytestmark = pytest.mark.bpf
 
 
 def test_selftest_rows(bpf_ready: None) -> None:
-    swaps = workload.active_swaps()
+    swaps = swapdev.active_swaps()
     rows = {r.event: r for r in run_selftest(with_swap=True)}
-    assert workload.active_swaps() == swaps  # the temporary swap is gone again
+    assert swapdev.active_swaps() == swaps  # the temporary swap is gone again
     pmd = rows["THP fault 2048kB (allocations of order 9)"]
     assert pmd.workload == 32 and pmd.agree, pmd
     madvise = [r for e, r in rows.items() if e.startswith("madvise ")]

@@ -24,14 +24,8 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, require
 
-from e2e.harness import (
-    Exporter,
-    Prometheus,
-    prometheus_binary,
-    scrape_config,
-    start_exporter,
-    start_prometheus,
-)
+from bench.daemons import Exporter, start_exporter
+from e2e.harness import Prometheus, prometheus_binary, scrape_config, start_prometheus
 
 PATCHED = FIXTURES / "patched"
 
@@ -91,7 +85,7 @@ def scraped_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrape
     require(os.geteuid() == 0, "needs root (the live exporter reads what the daemon reads)")
     require(PATCHED.is_dir(), f"needs the patched fixture tree {PATCHED}")
     workdir = tmp_path_factory.mktemp("scraped")
-    everything = ("--per-process", "--per-cgroup")
+    everything = ("--processes", "--cgroups")
     exporters: dict[str, Exporter] = {}
     prom = None
     try:

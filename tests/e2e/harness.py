@@ -1,4 +1,5 @@
-"""Real components for end-to-end tests: a Prometheus server and `thpwatch run` processes.
+"""A real Prometheus server for end-to-end tests (the `thpwatch run` processes it scrapes are
+bench/daemons.py's, shared with the benchmarks).
 
 Used through the fixtures in conftest.py; importable by other e2e tests (dashboards, rules)
 that need to run PromQL against a Prometheus that really scraped thpwatch.
@@ -6,54 +7,24 @@ that need to run PromQL against a Prometheus that really scraped thpwatch.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-THPWATCH = str(Path(sys.executable).with_name("thpwatch"))
+from bench.daemons import free_port, http_get, wait_until
 
 
 class PromQLError(Exception):
     """Prometheus refused a query: the message is Prometheus' own error."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
@@ -204,107 +175,6 @@ def start_prometheus(
 
 def scrape_config(job: str, target: str, **extra: Any) -> dict[str, Any]:
     return {"job_name": job, "static_configs": [{"targets": [target]}], **extra}
-
-
-def run_to_exit(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`thpwatch run ARGS --log-level error` expected to exit by itself (a start-up failure)."""
-    return subprocess.run(
-        [THPWATCH, "run", *args, "--log-level", "error"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-@dataclass
-class Exporter:
-    """A `thpwatch run` process, told apart by its port, with its sd_notify socket."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    args: list[str]
-    stderr_path: Path
-    notify_socket: socket.socket
-    notifications: list[str] = field(default_factory=list)
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.target}"
-
-    def metrics(self) -> str:
-        status, body = http_get(f"{self.url}/metrics")
-        assert status == 200, body
-        return body.decode()
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def wait_notification(self, message: str, count: int = 1, timeout: float = 60) -> None:
-        """Until `message` (e.g. READY=1) arrived `count` times over sd_notify."""
-
-        def arrived() -> bool:
-            if self.notifications.count(message) >= count:
-                return True
-            if self.process.poll() is not None and message != "STOPPING=1":
-                raise RuntimeError(
-                    f"thpwatch run exited {self.process.returncode}:\n{self.stderr()}"
-                )
-            with contextlib.suppress(TimeoutError):
-                self.notifications.append(self.notify_socket.recv(4096).decode())
-            return self.notifications.count(message) >= count
-
-        wait_until(arrived, timeout, f"{message} from thpwatch run", 0)
-
-    def stop(self, timeout: float = 20) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.notify_socket.close()
-        return self.process.returncode
-
-
-def start_exporter(
-    workdir: Path,
-    *args: str,
-    port: int | None = None,
-    env: dict[str, str] | None = None,
-    wrapper: list[str] | None = None,
-    timeout: float = 60,
-) -> Exporter:
-    """Run `thpwatch run --listen 127.0.0.1:PORT ARGS`; return once it sent READY=1.
-
-    Readiness comes over a real sd_notify socket, as it would under systemd. wrapper is a
-    command prefix (e.g. setpriv with reduced capabilities).
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    notify_path = workdir / f"notify-{port}-{time.monotonic_ns()}"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(notify_path))
-    sock.settimeout(0.2)
-    argv = [*(wrapper or []), THPWATCH, "run", "--listen", f"127.0.0.1:{port}", *args]
-    stderr_path = workdir / f"thpwatch-{port}-{time.monotonic_ns()}.log"
-    full_env = {**os.environ, **(env or {}), "NOTIFY_SOCKET": str(notify_path)}
-    with open(stderr_path, "wb") as err:
-        process = subprocess.Popen(argv, stdout=err, stderr=subprocess.STDOUT, env=full_env)
-    exporter = Exporter(process, port, argv, stderr_path, sock)
-    try:
-        exporter.wait_notification("READY=1", timeout=timeout)
-    except BaseException:
-        exporter.stop()
-        raise
-    return exporter
 
 
 def probes_in_this_checkout() -> bool:

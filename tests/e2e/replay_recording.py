@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2e.harness import Exporter, Prometheus
+from bench.daemons import Exporter
+from e2e.harness import Prometheus
 from thpwatch.kernel import facts
 from thpwatch.kernel.readings import KernelReadings
 from thpwatch.sampler import Sampler
@@ -87,8 +88,8 @@ def held_thps(count: int, hold: float) -> Did:
 @dataclass
 class Recording:
     prometheus: Prometheus
-    live_exporter: Exporter  # this host, BPF, no --per-process / --per-cgroup
-    fixture_exporter: Exporter  # tests/fixtures/patched, --per-process --per-cgroup
+    live_exporter: Exporter  # this host, BPF, no --processes / --cgroups
+    fixture_exporter: Exporter  # tests/fixtures/patched, --processes --cgroups
     live: LiveReadings
     start: float  # the workload's window, wall clock
     end: float

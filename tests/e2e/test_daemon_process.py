@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, require
 
-from e2e.harness import THPWATCH, http_get, probes_in_this_checkout, run_to_exit, wait_until
+from bench.daemons import THPWATCH, http_get, run_to_exit, wait_until
+from e2e.harness import probes_in_this_checkout
 from thpwatch.exporter.textfile import FILE_NAME
 
 pytestmark = pytest.mark.e2e

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 from conftest import FIXTURES, require
 
+from bench.daemons import wait_until
 from dashboards import inventory
 from dashboards.generate import DASHBOARDS
 from dashboards.promql import expand_variables, variable_query_selector
@@ -29,7 +30,7 @@ from dashboards.spec import (
     RESERVED_THP,
     TRACEPOINT_PROBES,
 )
-from e2e.harness import Prometheus, PromQLError, parse_rfc3339, scrape_config, wait_until
+from e2e.harness import Prometheus, PromQLError, parse_rfc3339, scrape_config
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
 """Names are bytes (#17): a process renamed to non-UTF-8 bytes with prctl(PR_SET_NAME), mapping
 a file whose name is not UTF-8, and a cgroup with a non-UTF-8 name must not blank the scans or
-fail a scrape of a real `thpwatch run --per-process --per-cgroup`; and a default exporter with
+fail a scrape of a real `thpwatch run --processes --cgroups`; and a default exporter with
 its BPF probes exports no pid label (README: none unless --pid-labels)."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 from conftest import require
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.harness import probes_in_this_checkout, wait_until
+from bench.daemons import wait_until
+from e2e.harness import probes_in_this_checkout
 from thpwatch import workload
 from thpwatch.sources.cgroups import memory_hierarchies
 
@@ -111,7 +112,7 @@ def odd_cgroup() -> Iterator[tuple[Path, str]]:
 
 def test_odd_names_keep_scrapes_200_and_the_scans_whole(odd_process, odd_cgroup, thpwatch_exporter):
     exporter = thpwatch_exporter(
-        "--no-bpf", "--per-process", "--per-cgroup", "--process-smaps", "on", "--top", "1000"
+        "--no-bpf", "--processes", "--cgroups", "--process-smaps", "on", "--top", "1000"
     )
     for _ in range(3):
         got = samples(exporter.metrics())  # asserts 200

@@ -7,7 +7,7 @@ import os
 import pytest
 from conftest import require
 
-from e2e.load import run_load
+from bench.load import run_load
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES, require
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.harness import Exporter
+from bench.daemons import Exporter
 from thpwatch.catalog import catalog
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,7 @@ PATCHED = FIXTURES / "patched"
 @pytest.fixture(params=["live", "patched"])
 def served(request, thpwatch_exporter) -> Exporter:
     """An exporter with every source on (process and cgroup scans too)."""
-    everything = ("--per-process", "--per-cgroup")
+    everything = ("--processes", "--cgroups")
     if request.param == "live":
         require(os.geteuid() == 0, "needs root to read the live host like the daemon does")
         return thpwatch_exporter(*everything)

@@ -2,7 +2,7 @@
 `thpwatch run` processes during a real THP workload equals what live `top` saw then.
 
 One recording for the module (see replay_recording.py): the live host's exporter (BPF, without
---per-process/--per-cgroup) and a patched-fixture exporter (--per-process --per-cgroup), both
+--processes/--cgroups) and a patched-fixture exporter (--processes --cgroups), both
 scraped every second while PMD THPs were faulted, held and unmapped, and the kernel's per-size
 files were read live every 0.1 s; then live `top --once` ran (this host, the fixture tree).
 """
@@ -21,16 +21,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, require
 
+from bench.daemons import THPWATCH, free_port, start_exporter, wait_until
 from e2e import kernelfiles
-from e2e.harness import (
-    THPWATCH,
-    free_port,
-    prometheus_binary,
-    scrape_config,
-    start_exporter,
-    start_prometheus,
-    wait_until,
-)
+from e2e.harness import prometheus_binary, scrape_config, start_prometheus
 from e2e.replay_recording import SCRAPE_INTERVAL, Recording, held_thps, reading_live
 from thpwatch.cli import main
 from thpwatch.history import History, NoData, Target
@@ -71,7 +64,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
         live_exporter = start_exporter(workdir)
         started.append(live_exporter)
         fixture_exporter = start_exporter(
-            workdir, "--root", str(PATCHED), "--per-process", "--per-cgroup"
+            workdir, "--root", str(PATCHED), "--processes", "--cgroups"
         )
         started.append(fixture_exporter)
         prom = start_prometheus(
@@ -238,7 +231,7 @@ def test_replayed_fixture_frame_equals_live_top(recording):
 
 
 def test_unexported_rows_read_not_recorded(recording):
-    """The live exporter ran without --per-process/--per-cgroup: replayed, those tables are
+    """The live exporter ran without --processes/--cgroups: replayed, those tables are
     "not recorded", where live top (which scans itself) has rows."""
     _, live = recording.live_top
     assert re.search(r"^processes\s", live.stdout, re.M), live.stdout
@@ -246,7 +239,7 @@ def test_unexported_rows_read_not_recorded(recording):
     assert replay.returncode == 0, replay.stderr
     assert "Top processes: not recorded (the exporter did not export procscan)" in replay.stdout
     assert "Top cgroups: not recorded (the exporter did not export cgroups)" in replay.stdout
-    assert "process rows: the exporter ran without --per-process" in replay.stdout
+    assert "process rows: the exporter ran without --processes" in replay.stdout
     assert "none reported" not in replay.stdout
     assert not re.search(r"^processes\s", replay.stdout, re.M)
 

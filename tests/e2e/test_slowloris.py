@@ -19,7 +19,8 @@ import pytest
 from conftest import FIXTURES, require
 from exporter.certs import make_pki
 
-from e2e.harness import Exporter, Prometheus, http_get, scrape_config
+from bench.daemons import Exporter, http_get
+from e2e.harness import Prometheus, scrape_config
 from thpwatch.exporter.httpserver import Limits
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,8 @@ from pathlib import Path
 from conftest import REPO, require
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.harness import Exporter, probes_in_this_checkout
+from bench.daemons import Exporter
+from e2e.harness import probes_in_this_checkout
 
 UNIT = REPO / "systemd" / "thpwatch.service"
 DEFAULTS = REPO / "systemd" / "thpwatch.default"
@@ -144,7 +145,7 @@ def test_the_units_sandbox_is_enough(thpwatch_exporter):
         str(UNIT),
         "--",
     ]
-    everything = ("--per-process", "--per-cgroup")
+    everything = ("--processes", "--cgroups")
     full = states(thpwatch_exporter(*everything))
     sandboxed = thpwatch_exporter(*everything, wrapper=wrapper)
     status = Path(f"/proc/{sandboxed.process.pid}/status").read_text()

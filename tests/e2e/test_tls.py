@@ -10,7 +10,8 @@ import urllib.request
 import pytest
 from conftest import FIXTURES, require
 
-from e2e.harness import run_to_exit, scrape_config
+from bench.daemons import run_to_exit
+from e2e.harness import scrape_config
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ import pytest
 from conftest import FIXTURES, require
 from exporter.certs import make_pki
 
-from e2e.harness import Prometheus, run_to_exit, scrape_config, wait_until
+from bench.daemons import run_to_exit, wait_until
+from e2e.harness import Prometheus, scrape_config
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,8 @@ import re
 from pathlib import Path
 
 from conftest import FIXTURES
-from e2e.harness import start_exporter
+
+from bench.daemons import start_exporter
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 TREES = ("stock", "patched", "patched-unfixed")

@@ -113,7 +113,7 @@ class OddLabelSource:
 
 
 def test_undecodable_and_huge_label_values_do_not_fail_the_scrape(test_catalog):
-    """#17: a non-UTF-8 cgroup name made every --per-cgroup scrape a 500 (UnicodeEncodeError)."""
+    """#17: a non-UTF-8 cgroup name made every --cgroups scrape a 500 (UnicodeEncodeError)."""
     text = render([OddLabelSource()], test_catalog)
     got = {
         s.labels["size"]: s.value

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-from e2e.harness import Exporter, start_exporter, wait_until
+
+from bench.daemons import Exporter, start_exporter, wait_until
 
 
 @pytest.fixture

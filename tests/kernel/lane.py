@@ -8,15 +8,15 @@ configuration in BOOTS, and
 tests/kernel/guest.sh runs the listed in-guest tests (tests/kernel/guest/), which drive
 thpwatch's own CLI (snapshot, doctor, run's /metrics, top --once) against real workloads.
 
-Usage (as root): .venv/bin/python tests/kernel/lane.py [--boot NAME]... [--json FILE]
-                 [--artifacts DIR]   (keeps what the guest tests saved, e.g. top's SVG)
+Usage (as root, in the checkout):
+    .venv/bin/python -m tests.kernel.lane [--boot NAME]... [--json FILE]
+        [--artifacts DIR]   (keeps what the guest tests saved, e.g. top's SVG)
 Exit status 0 only if every boot's guest tests passed.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shlex
@@ -28,22 +28,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tests.vm import guestvm
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 BOOT_TIMEOUT_S = 1500  # the patched boot alone took ~470 s before the PMD swap tests
-
-
-def _load_vm_lane():  # type: ignore[no-untyped-def]
-    """tests/vm/lane.py is a script, not a package module: load it by path."""
-    spec = importlib.util.spec_from_file_location("vm_lane", REPO / "tests/vm/lane.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("vm_lane", module)  # dataclasses resolve annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-vm_lane = _load_vm_lane()
 
 
 @dataclass(frozen=True)
@@ -139,7 +128,7 @@ class BootResult:
     seconds: float = 0.0
     returncode: int | None = None  # the guest pytest's exit status, None if it never reported
     facts: dict[str, str] = field(default_factory=dict)
-    tests: list = field(default_factory=list)  # vm_lane.Testcase
+    tests: list[guestvm.Testcase] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     output_tail: list[str] = field(default_factory=list)
 
@@ -184,7 +173,7 @@ def build_kernels() -> Path:
 def kernel_images() -> dict[str, Path]:
     """Every kernel BOOTS names; also installs the VM lane's host prerequisites (vng, qemu)."""
     built = build_kernels()
-    stock = vm_lane.prepare("6.12")
+    stock = guestvm.prepare("6.12")
     return {"all": built / "all/bzImage", "unfixed": built / "unfixed/bzImage", "stock": stock}
 
 
@@ -196,12 +185,12 @@ def run_boot(boot: Boot, image: Path, artifacts: Path | None = None) -> BootResu
     with tempfile.TemporaryDirectory(prefix=f"thpwatch-kernel-{boot.name}-") as tmp:
         results = Path(tmp)
         guest = shlex.join([str(HERE / "guest.sh"), str(results), *boot.tests])
-        command = vm_lane.vng_command(
+        command = guestvm.vng_command(
             image, results, guest=guest, memory=boot.memory, append=boot.append
         )
         output: list[str] = []
         start = time.monotonic()
-        _, timed_out = vm_lane.run_guest(command, output.append, BOOT_TIMEOUT_S)
+        _, timed_out = guestvm.run_guest(command, output.append, BOOT_TIMEOUT_S)
         if timed_out:
             result.problems.append(f"guest still running after {BOOT_TIMEOUT_S} s: killed")
         result.seconds = time.monotonic() - start
@@ -211,9 +200,9 @@ def run_boot(boot: Boot, image: Path, artifacts: Path | None = None) -> BootResu
                 result.release = words[1]
             elif words[:1] == ["THPWATCH-KERNEL-GUEST-RC"] and len(words) == 2:
                 result.returncode = int(words[1])
-        result.facts = vm_lane.parse_facts(results / "facts.txt")
+        result.facts = guestvm.parse_facts(results / "facts.txt")
         junit = results / "junit.xml"
-        result.tests = vm_lane.parse_junit(junit) if junit.exists() else []
+        result.tests = guestvm.parse_junit(junit) if junit.exists() else []
         result.output_tail = output[-30:]
         if artifacts is not None:
             for pattern in ARTIFACTS:

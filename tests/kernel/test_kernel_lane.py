@@ -5,25 +5,19 @@ The whole lane takes ~12 minutes under TCG (plus a 7-minute kernel build when no
 much for every CI run: THPWATCH_KERNEL_BOOTS=patched,unfixed runs the two boots that carry most
 of the checks, =all (or a comma-separated list of names) more; without it this module is not
 collected (tests/conftest.py says why).
-The full lane is one command, `sudo .venv/bin/python tests/kernel/lane.py` (README.md here), and
+The full lane is one command, `sudo .venv/bin/python -m tests.kernel.lane` (README.md here), and
 a recorded run is in RESULTS.md."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import require
 
-_spec = importlib.util.spec_from_file_location("kernel_lane", Path(__file__).with_name("lane.py"))
-assert _spec and _spec.loader
-lane = importlib.util.module_from_spec(_spec)
-sys.modules["kernel_lane"] = lane  # dataclasses resolve their annotations through sys.modules
-_spec.loader.exec_module(lane)
+from tests.kernel import lane
 
 pytestmark = pytest.mark.vm
 CI_BOOTS = ("patched", "unfixed")

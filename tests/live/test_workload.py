@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from thpwatch import workload
+from thpwatch import swapdev, workload
 from thpwatch.kernel.mthp import read_mthp
 from thpwatch.kernel.vmstat import read_vmstat
 
@@ -15,19 +15,19 @@ pytestmark = pytest.mark.live
 
 
 def test_temporary_swap_is_removed_even_after_an_error(root_user: None) -> None:
-    before = workload.active_swaps()
-    with pytest.raises(RuntimeError), workload.temporary_swap(size_mb=64) as device:
-        assert device in workload.active_swaps()
+    before = swapdev.active_swaps()
+    with pytest.raises(RuntimeError), swapdev.temporary_swap(size_mb=64) as device:
+        assert device in swapdev.active_swaps()
         raise RuntimeError("the block failed")
-    assert workload.active_swaps() == before
+    assert swapdev.active_swaps() == before
     if device == "/dev/zram0":
-        assert (workload.ZRAM / "disksize").read_text().strip() == "0"
+        assert (swapdev.ZRAM / "disksize").read_text().strip() == "0"
     else:
         assert not Path(device).exists()
 
 
 def test_pageout_then_retouch_swaps_out_and_in(root_user: None) -> None:
-    with workload.temporary_swap(size_mb=256):
+    with swapdev.temporary_swap(size_mb=256):
         vm0 = read_vmstat(Path("/"))
         did = workload.pageout_retouch(thps=8)
         vm1 = read_vmstat(Path("/"))

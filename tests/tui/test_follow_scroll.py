@@ -80,7 +80,7 @@ CROWD = 40
 
 def test_scroll_and_reverse_sort_of_the_process_table(term, crowd):
     require(os.geteuid() == 0, "needs root to scan every process")
-    term.start([THPWATCH, "top", "--no-bpf", "--top", "40", "--process-pids",
+    term.start([THPWATCH, "top", "--no-bpf", "--top", "40", "--pid-labels",
                 "--interval", "0.5", "--scan-interval", "0.5"], REPO)  # fmt: skip
     first = term.wait_for(lambda s: "rows 1-" in s, "a process table with more rows than shown")
     shown = int(re.search(r"rows 1-(\d+) of", first).group(1))

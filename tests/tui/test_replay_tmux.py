@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, REPO, require
-from e2e.harness import prometheus_binary, scrape_config, start_exporter, start_prometheus
+from e2e.harness import prometheus_binary, scrape_config, start_prometheus
 from tmux_session import EXIT_MARK, TmuxSession
 
+from bench.daemons import start_exporter
 from thpwatch.timespec import format_time
 
 pytestmark = [pytest.mark.tmux, pytest.mark.e2e]

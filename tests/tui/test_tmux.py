@@ -157,7 +157,7 @@ def test_sort_key_reorders_the_process_table(term):
     require(PATCHED.is_dir(), "needs the patched fixture tree (tests/fixtures/patched)")
     # smaps forced on (a fixture has no THPs to split) for the THP and rt VMA columns, whose
     # orders differ in the fixture: redis-server has most THP, vmhost holds the reserved VMAs
-    argv = ["top", "--root", str(PATCHED), "--process-smaps", "on", "--process-pids"]
+    argv = ["top", "--root", str(PATCHED), "--process-smaps", "on", "--pid-labels"]
     term.start([THPWATCH, *argv, "--interval", "0.5"], REPO)
     first = term.wait_for(lambda s: "▼" in s and "Top processes" in s, "the process table")
     order = process_order(first)
@@ -211,7 +211,7 @@ def process_order(screen: str) -> list[str]:
 
 def test_filter_keeps_matching_processes(term):
     require(PATCHED.is_dir(), "needs the patched fixture tree (tests/fixtures/patched)")
-    argv = ["top", "--root", str(PATCHED), "--process-pids", "--interval", "0.5"]
+    argv = ["top", "--root", str(PATCHED), "--pid-labels", "--interval", "0.5"]
     term.start([THPWATCH, *argv], REPO)
     first = term.wait_for(lambda s: "Top processes" in s, "the process table")
     assert {"1300", "1200"} <= set(process_order(first))

@@ -23,7 +23,16 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     (
         "readers",
-        {"sources/", "probes/", "features", "workload", "vmpte_selftest", "doctor_selftest"},
+        {
+            "sources/",
+            "probes/",
+            "features",
+            "workload",
+            "libc",
+            "swapdev",
+            "vmpte_selftest",
+            "doctor_selftest",
+        },
     ),
     ("sampling", {"sampler", "assembly"}),
     ("views", {"diagnosis", "rates", "promapi", "history"}),

@@ -6,49 +6,37 @@ with this machine's root fs shared read-only, `tests/vm/guest.sh` runs thpwatch'
 inside (fentry/fexit, then kprobes forced), and this script prints pass/fail with the numbers
 the guest's tests recorded (kernel counters vs thpwatch's counts).
 
-Usage (as root): .venv/bin/python tests/vm/lane.py [--kernel 6.12] [--kernel 6.1] [--json FILE]
+Usage (as root, in the checkout):
+    .venv/bin/python -m tests.vm.lane [--kernel 6.12] [--kernel 6.1] [--json FILE]
 Exit status 0 only if every kernel's guest run passed.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tests.vm.guestvm import Testcase, parse_facts, parse_junit, prepare, run_guest, vng_command
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-CACHE = Path(os.environ.get("THPWATCH_VM_CACHE", "/var/lib/thpwatch-vm"))
 MODES = ("fentry", "kprobe")
-# Guest size: enough for bcc's clang plus 64 MiB THP workloads and a zram swap device.
-GUEST_MEMORY = "2G"
-GUEST_CPUS = "2"
 BOOT_TIMEOUT_S = 900
 # What the guest runs: thpwatch's function-probe tests (overridable for bring-up and debugging).
 GUEST_MARKERS = os.environ.get("THPWATCH_VM_MARKERS", "funcprobes")
 GUEST_TESTS = os.environ.get("THPWATCH_VM_TESTS", "tests/bpf tests/vm").split()
 
 
-@dataclass
-class Testcase:
-    name: str
-    outcome: str  # passed | failed | error | skipped
-    properties: list[tuple[str, str]] = field(default_factory=list)
-    message: str = ""
+def guest_command(results: Path) -> str:
+    return shlex.join([str(HERE / "guest.sh"), str(results), GUEST_MARKERS, *GUEST_TESTS])
 
 
 @dataclass
@@ -91,115 +79,6 @@ class LaneResult:
         )
 
 
-def prepare(series: str) -> Path:
-    """Install the lane's host prerequisites and fetch the kernel; return its image path."""
-    done = subprocess.run(
-        [str(HERE / "setup.sh"), series], stdout=subprocess.PIPE, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"tests/vm/setup.sh {series} failed (exit {done.returncode})")
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
-def vng_command(
-    kernel_image: Path,
-    results: Path,
-    *,
-    guest: str | None = None,
-    memory: str = GUEST_MEMORY,
-    append: str = "",
-) -> list[str]:
-    """vng's command line; the patched-kernel lane (tests/kernel/) passes its own bzImage, guest
-    command, memory size and kernel parameters."""
-    if guest is None:
-        guest = shlex.join([str(HERE / "guest.sh"), str(results), GUEST_MARKERS, *GUEST_TESTS])
-    extra = ["--append", append] if append else []
-    return [
-        str(CACHE / "venv/bin/vng"),
-        "--run",
-        str(kernel_image),
-        "--disable-kvm",  # this host's /dev/kvm is a PVM variant that stock guests hang under
-        "--memory",
-        memory,
-        "--cpus",
-        GUEST_CPUS,
-        "--rwdir",
-        str(results),
-        *extra,
-        "--exec",
-        guest,
-    ]
-
-
-def parse_junit(path: Path) -> list[Testcase]:
-    """The testcases of one pytest junit report, with the properties each test recorded."""
-    cases = []
-    for case in ET.parse(path).getroot().iter("testcase"):
-        outcome, message = "passed", ""
-        for tag in ("failure", "error", "skipped"):
-            node = case.find(tag)
-            if node is not None:
-                outcome = "failed" if tag == "failure" else tag
-                message = (node.get("message") or "").strip()
-                break
-        props = [(p.get("name", ""), p.get("value", "")) for p in case.iter("property")]
-        name = f"{case.get('classname', '')}::{case.get('name', '')}"
-        cases.append(Testcase(name, outcome, props, message))
-    return cases
-
-
-def parse_facts(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k: v for k, v in pairs}
-
-
-def run_guest(
-    command: list[str], on_line: Callable[[str], None], timeout_s: float
-) -> tuple[int, bool]:
-    """Run vng in a process group of its own, hand each line of its output to on_line, and
-    after timeout_s kill the whole group (vng, QEMU, virtiofsd), even while the guest prints
-    nothing: killing vng alone left QEMU running and holding the pipe. Returns vng's exit
-    status and whether it timed out."""
-    env = dict(os.environ, PATH=f"{CACHE / 'venv/bin'}:{os.environ.get('PATH', '')}")
-    # QEMU truncates a log file given as fd 2: always read vng's output through a pipe.
-    proc = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    expired = threading.Event()
-
-    def kill_group() -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-
-    def expire() -> None:
-        expired.set()
-        kill_group()
-
-    timer = threading.Timer(timeout_s, expire)
-    timer.start()
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            on_line(line.rstrip("\n"))
-        return proc.wait(), expired.is_set()
-    finally:
-        timer.cancel()
-        kill_group()  # whatever of the group outlived vng
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
 def boot(result: LaneResult, results: Path) -> None:
     """Boot the kernel, stream the guest's console, time it; fill in `result`."""
     start = time.monotonic()
@@ -216,7 +95,9 @@ def boot(result: LaneResult, results: Path) -> None:
             pytest_rc[words[1]] = int(words[2])
 
     result.vng_returncode, timed_out = run_guest(
-        vng_command(Path(result.kernel_image), results), on_line, BOOT_TIMEOUT_S
+        vng_command(Path(result.kernel_image), results, guest_command(results)),
+        on_line,
+        BOOT_TIMEOUT_S,
     )
     if timed_out:
         result.problems.append(f"guest still running after {BOOT_TIMEOUT_S} s: killed")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import require
 
-from thpwatch import workload
+from thpwatch import swapdev, workload
 from thpwatch.kernel import facts
 from thpwatch.probes.capabilities import detect_capabilities
 from thpwatch.probes.source import BpfSource
@@ -165,7 +165,7 @@ def test_pmd_splits_equal_thp_split_pmd(sampler: Sampler, record_property: Recor
 
 
 def test_thp_swapout_and_swapin(sampler: Sampler, record_property: Record) -> None:
-    with workload.temporary_swap() as device, Window(sampler) as w:
+    with swapdev.temporary_swap() as device, Window(sampler) as w:
         did = workload.pageout_retouch(thps=16)
     record_property("swap device", device)
     splits = w.thpwatch("thpwatch_splits_total", level="pmd")

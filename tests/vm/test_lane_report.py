@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-# lane.py is a script beside this file, not a package module: load it by path.
-_spec = importlib.util.spec_from_file_location("vm_lane", Path(__file__).with_name("lane.py"))
-assert _spec and _spec.loader
-lane = importlib.util.module_from_spec(_spec)
-sys.modules["vm_lane"] = lane  # dataclasses resolve their annotations through sys.modules
-_spec.loader.exec_module(lane)
+from tests.vm import guestvm, lane
 
 PASSED_WITH_NUMBERS = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="2">
@@ -42,7 +35,7 @@ def _junit(tmp_path: Path, text: str) -> Path:
 
 
 def test_passed_tests_and_their_numbers_are_read(tmp_path: Path) -> None:
-    cases = lane.parse_junit(_junit(tmp_path, PASSED_WITH_NUMBERS))
+    cases = guestvm.parse_junit(_junit(tmp_path, PASSED_WITH_NUMBERS))
     assert [c.outcome for c in cases] == ["passed", "passed"]
     assert cases[0].name == "tests.bpf.test_function_probes::test_pmd_faults"
     assert cases[0].properties == [("thp_fault_alloc", "32"), ("thpwatch_faults_total", "32")]
@@ -50,7 +43,7 @@ def test_passed_tests_and_their_numbers_are_read(tmp_path: Path) -> None:
 
 
 def test_failures_and_skips_fail_the_mode(tmp_path: Path) -> None:
-    cases = lane.parse_junit(_junit(tmp_path, ONE_FAILED))
+    cases = guestvm.parse_junit(_junit(tmp_path, ONE_FAILED))
     assert [(c.name, c.outcome) for c in cases] == [
         ("t::ok", "passed"),
         ("t::bad", "failed"),
@@ -68,13 +61,13 @@ def test_mode_needs_exit_zero_and_numbers(
     returncode: int | None, with_numbers: bool, passed: bool
 ) -> None:
     props = [("thp_split_pmd", "1")] if with_numbers else []
-    cases = [lane.Testcase("t::x", "passed", props)]
+    cases = [guestvm.Testcase("t::x", "passed", props)]
     assert lane.ModeResult("kprobe", returncode, cases).passed is passed
     assert not lane.ModeResult("kprobe", 0, []).passed
 
 
 def test_lane_fails_without_both_modes_or_with_a_problem() -> None:
-    good = lane.ModeResult("fentry", 0, [lane.Testcase("t::x", "passed", [("n", "1")])])
+    good = lane.ModeResult("fentry", 0, [guestvm.Testcase("t::x", "passed", [("n", "1")])])
     result = lane.LaneResult("6.12", "vmlinuz", modes=[good, good])
     assert result.passed
     assert not lane.LaneResult("6.12", "vmlinuz", modes=[good]).passed
@@ -89,11 +82,11 @@ def test_lane_fails_without_both_modes_or_with_a_problem() -> None:
 def test_facts_file_is_read_as_pairs(tmp_path: Path) -> None:
     facts = tmp_path / "facts.txt"
     facts.write_text("release=6.1.0-56-amd64\nthp_enabled=[always] madvise never\ngarbage\n")
-    assert lane.parse_facts(facts) == {
+    assert guestvm.parse_facts(facts) == {
         "release": "6.1.0-56-amd64",
         "thp_enabled": "[always] madvise never",
     }
-    assert lane.parse_facts(tmp_path / "missing.txt") == {}
+    assert guestvm.parse_facts(tmp_path / "missing.txt") == {}
 
 
 def test_a_boot_whose_guest_never_started_is_tried_once_more(monkeypatch, tmp_path) -> None:
@@ -136,7 +129,7 @@ def test_run_guest_kills_a_silent_guest_and_its_whole_group(tmp_path: Path):
     command = ["sh", "-c", f"sleep 300 & echo $! > {pidfile}; echo started; wait"]
     lines: list[str] = []
     start = time.monotonic()
-    rc, timed_out = lane.run_guest(command, lines.append, timeout_s=1)
+    rc, timed_out = guestvm.run_guest(command, lines.append, timeout_s=1)
     assert timed_out and rc != 0
     assert lines == ["started"]
     assert time.monotonic() - start < 30
@@ -149,5 +142,5 @@ def test_run_guest_kills_a_silent_guest_and_its_whole_group(tmp_path: Path):
 
 def test_run_guest_returns_the_exit_status_of_a_guest_that_finishes():
     lines: list[str] = []
-    assert lane.run_guest(["sh", "-c", "echo a; echo b; exit 3"], lines.append, 60) == (3, False)
+    assert guestvm.run_guest(["sh", "-c", "echo a; echo b; exit 3"], lines.append, 60) == (3, False)
     assert lines == ["a", "b"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import require
 
-LANE = Path(__file__).resolve().parent / "lane.py"
+REPO = Path(__file__).resolve().parents[2]
 # Stock Debian kernels to boot, one lane run each (under software emulation a run takes ~6 min
 # on an idle 2-core host, ~13 min on a busy one): 6.12 by default; THPWATCH_VM_KERNELS="6.12 6.1"
 # adds bookworm's 6.1, whose split functions have other names and prototypes.
@@ -32,7 +32,8 @@ def test_function_probes_on_booted_kernel(
     require(Path("/usr/bin/python3").exists(), "the VM lane needs Debian's /usr/bin/python3")
     report = tmp_path / "lane.json"
     done = subprocess.run(
-        [sys.executable, str(LANE), "--kernel", series, "--json", str(report)],
+        [sys.executable, "-m", "tests.vm.lane", "--kernel", series, "--json", str(report)],
+        cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

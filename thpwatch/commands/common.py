@@ -1,4 +1,5 @@
-"""What snapshot and doctor share: the exit codes and the options that pick what to read."""
+"""What snapshot and doctor share: the exit codes, --json, reading everything once (the options
+that pick what to read are in source_options.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 import click
 
 from thpwatch.assembly import SourceOptions
-from thpwatch.kernel.liveroot import is_live
 from thpwatch.sampler import Sampler
 from thpwatch.snapshot import Snapshot, SourceStatus, State
 
@@ -36,65 +36,7 @@ def exit_code(statuses: Iterable[SourceStatus]) -> int:
     return EXIT_OK
 
 
-root_option = click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=Path("/"),
-    show_default=True,
-    help="Read the kernel's files under this directory: the host's /proc and /sys mounted "
-    "there (a container), or a fixture tree (BPF is off then).",
-)
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON.")
-
-
-def enable_probe_option(**kw):  # type: ignore[no-untyped-def]
-    """--enable-probe GROUP: load an opt-in probe group (costly; see bench/README.md)."""
-    from thpwatch.probes.specs import OPT_IN_GROUPS
-
-    return click.option(
-        "--enable-probe",
-        "enable_probes",
-        multiple=True,
-        type=click.Choice(sorted(OPT_IN_GROUPS)),
-        help="Also load an opt-in probe group (repeatable): alloc = kmem:mm_page_alloc "
-        "(order >= 2 allocations, reserved-THP GFP bit), faults_any = handle_mm_fault latency.",
-        **kw,
-    )
-
-
-def source_options(command):  # type: ignore[no-untyped-def]
-    """The options choosing which host sources run (see thpwatch.assembly.SourceOptions)."""
-    options = (
-        click.option("--no-bpf", is_flag=True, help="Do not load BPF programs."),
-        enable_probe_option(),
-        click.option("--processes/--no-processes", default=True, help="Scan processes (bounded)."),
-        click.option(
-            "--process-smaps",
-            type=click.Choice(["auto", "on", "off"]),
-            default="auto",
-            show_default=True,
-            help="Read /proc/<pid>/smaps. auto: not on kernels where that splits 1 GiB THPs.",
-        ),
-        click.option("--process-pids", is_flag=True, help="Label processes by pid, not only comm."),
-        click.option("--cgroups/--no-cgroups", default=True, help="Read cgroup memory.stat."),
-        click.option("--top", default=10, show_default=True, help="Processes/cgroups to show."),
-    )
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def options_from(root: Path, kw: dict) -> SourceOptions:
-    """SourceOptions from the click keyword arguments of source_options (consumes them)."""
-    return SourceOptions(
-        processes=kw.pop("processes"),
-        process_smaps=kw.pop("process_smaps"),
-        process_pids=kw.pop("process_pids"),
-        cgroups=kw.pop("cgroups"),
-        top=kw.pop("top"),
-        bpf=not kw.pop("no_bpf") and is_live(root),
-        enable_probes=tuple(kw.pop("enable_probes")),
-    )
 
 
 LOADING_BPF = "loading BPF probes (bcc compiles them; seconds on a busy host)…"

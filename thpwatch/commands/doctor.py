@@ -15,12 +15,10 @@ from thpwatch.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     json_option,
-    options_from,
     read_once,
-    root_option,
     say,
-    source_options,
 )
+from thpwatch.commands.source_options import READ_ONCE, options_from, source_options
 from thpwatch.commands.tables import STATE_STYLE, status_table
 from thpwatch.diagnosis import BLOCKED, ERROR, Diagnosis, diagnose, probe_bpf
 from thpwatch.doctor_selftest import SelftestReport, run_probe_selftest
@@ -48,7 +46,6 @@ Examples:
 {EXIT_CODES_HELP}
 doctor's findings decide its code: any "blocked" finding gives 3, else any "error" 1."""
 )
-@root_option
 @json_option
 @click.option(
     "--selftest",
@@ -57,7 +54,7 @@ doctor's findings decide its code: any "blocked" finding gives 3, else any "erro
     "compare what it did, what the kernel counted and what thpwatch counted (root, BPF).",
 )
 @click.option("--selftest-no-swap", is_flag=True, help="Leave swap out of --selftest.")
-@source_options
+@source_options(READ_ONCE)
 def doctor(root: Path, as_json: bool, selftest: bool, selftest_no_swap: bool, **kw: object) -> None:
     """Which THP series this kernel carries and how that was concluded, which BPF attach
     types work here (each tried), what thpwatch may read, and what to do about each problem."""

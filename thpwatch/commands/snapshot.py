@@ -12,11 +12,9 @@ from thpwatch.commands.common import (
     EXIT_CODES_HELP,
     exit_code,
     json_option,
-    options_from,
     read_once,
-    root_option,
-    source_options,
 )
+from thpwatch.commands.source_options import READ_ONCE, options_from, source_options
 from thpwatch.commands.tables import histograms, sample_table, status_table
 
 
@@ -29,9 +27,8 @@ Examples:
 
 {EXIT_CODES_HELP}"""
 )
-@root_option
 @json_option
-@source_options
+@source_options(READ_ONCE)
 def snapshot(root: Path, as_json: bool, **kw: object) -> None:
     """Read every source once: THP files, kernel features, kernel log, processes, cgroups."""
     snap = read_once(root, options_from(root, kw))

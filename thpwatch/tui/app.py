@@ -15,7 +15,8 @@ from rich.live import Live
 from rich.rule import Rule
 
 from thpwatch.assembly import SourceOptions
-from thpwatch.commands.common import options_from, root_option, say_loading_bpf, source_options
+from thpwatch.commands.common import say_loading_bpf
+from thpwatch.commands.source_options import LIVE_VIEW, options_from, source_options
 from thpwatch.sampler import Periodic, Sampler
 from thpwatch.snapshot import Snapshot
 from thpwatch.sources.base import Source
@@ -165,13 +166,6 @@ def run_live(feed: Feed | Replay, state: ViewState, console: Console) -> None:
     help="With --once/--iterations: also save what was printed as an SVG picture.",
 )
 @click.option(
-    "--scan-interval",
-    default=5.0,
-    show_default=True,
-    type=click.FloatRange(min=0.1),
-    help="Seconds between process and cgroup scans (they cost more than the rest).",
-)
-@click.option(
     "-p",
     "--pid",
     type=click.IntRange(min=1),
@@ -185,8 +179,7 @@ def run_live(feed: Feed | Replay, state: ViewState, console: Console) -> None:
     "tables show it, its descendants and its processes. The probes stay host-wide (they "
     "filter by process only).",
 )
-@root_option
-@source_options
+@source_options(LIVE_VIEW)
 @replay_options
 @click.pass_context
 def top(
@@ -195,7 +188,6 @@ def top(
     iterations: int | None,
     once: bool,
     svg: Path | None,
-    scan_interval: float,
     pid: int | None,
     cgroup: str | None,
     root: Path,
@@ -227,9 +219,9 @@ def top(
     replay = pop_replay_request(ctx, kw)
     no_bpf = kw["no_bpf"]
     follow = following(root, pid, cgroup)
-    options = replace(options_from(root, kw), scan_interval=scan_interval)
+    options = options_from(root, kw)
     if follow:  # every process and cgroup scanned is reported, each with its pid, to narrow
-        options = replace(options, process_pids=True, top=FOLLOW_TOP, pid=pid)
+        options = replace(options, pid_labels=True, top=FOLLOW_TOP, pid=pid)
     if once:
         iterations = 1
     interactive = iterations is None

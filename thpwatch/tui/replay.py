@@ -15,6 +15,7 @@ import click
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
+from thpwatch.commands import source_options
 from thpwatch.history import NOT_RECORDED_HINTS, History, NoData, Target, not_recorded
 from thpwatch.promapi import PrometheusAPI, PrometheusError, validate_url
 from thpwatch.timespec import (
@@ -41,20 +42,7 @@ BPF_NOT_RECORDED = "not recorded (the exporter ran without BPF: --no-bpf or --ro
 PLAY_PERIOD = 1.0  # wall-clock seconds per step while playing
 DEFAULT_STEP = 15.0  # when the scrape interval cannot be found (Prometheus' default)
 # Options of live `top` that mean nothing to a replay: given with --prometheus, an error.
-LIVE_ONLY = (
-    "interval",
-    "scan_interval",
-    "root",
-    "no_bpf",
-    "enable_probes",
-    "processes",
-    "process_smaps",
-    "process_pids",
-    "cgroups",
-    "top",
-    "pid",
-    "cgroup",
-)
+LIVE_ONLY = ("interval", "pid", "cgroup", *source_options.NAMES)
 REPLAY_OPTIONS = ("prometheus", "instance", "job", "at", "since", "until", "step")
 
 
@@ -102,10 +90,10 @@ def pop_replay_request(ctx: click.Context, kw: dict[str, Any]) -> ReplayRequest 
             flag = {"since": "from", "until": "to"}.get(extra[0], extra[0])
             raise click.UsageError(f"--{flag} needs --prometheus URL")
         return None
-    for name in LIVE_ONLY:
-        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
-            flag = {"no_bpf": "no-bpf", "enable_probes": "enable-probe"}.get(name, name)
-            raise click.UsageError(f"--{flag.replace('_', '-')} is for live top, not --prometheus")
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)  # type: ignore[arg-type]
+        if param.name in LIVE_ONLY and source is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"{param.opts[0]} is for live top, not --prometheus")
     try:
         url = validate_url(url)
     except ValueError as e:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -256,9 +255,9 @@ def test_prometheus_sees_the_fallback_alert_and_swap_panels(
     forced-fallback workload runs: the 10-minute fallback fraction is 1 (every PMD swap-in fell
     back), ThpwatchPmdSwapinSplitFallbackHigh is active (pending: its `for` is 15 minutes;
     the same expression with `for: 0` fires), and the host dashboard's swap panels have data."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the e2e harness
-    from e2e.harness import scrape_config, start_prometheus, wait_until
+    from e2e.harness import scrape_config, start_prometheus
 
+    from bench.daemons import wait_until
     from dashboards.generate import DASHBOARDS
     from dashboards.inventory import RULES_FILE, rules
     from dashboards.promql import expand_variables

@@ -13,7 +13,7 @@ from workload import write_sysfs
 @pytest.fixture(scope="session")
 def exporter() -> Iterator[Exporter]:
     """One daemon for the whole boot: BPF compiles once. The process scan runs every 5 s."""
-    daemon = Exporter("--per-process", "--scan-interval", "5", "--enable-probe", "alloc")
+    daemon = Exporter("--processes", "--scan-interval", "5", "--enable-probe", "alloc")
     daemon.wait_ready()
     yield daemon
     daemon.stop()
