@@ -13,7 +13,7 @@ from thpwatch.probes.maps import HistArray, RawMaps
 STALL = CEnum("STALL", ("direct_reclaim", "compaction"))  # stall_hist index; = probe names
 STALL_HIST = HistArray("stall_hist")
 
-METRICS = (
+STALL_METRICS = (
     Metric(
         "thpwatch_direct_reclaim_seconds",
         "histogram",
@@ -35,7 +35,7 @@ def emit(raw: RawMaps, d: Decoding, out: Emitter) -> None:
     hists = STALL_HIST.of(raw)
     if hists is None:
         return
-    for metric, probe, h in zip(METRICS, STALL.members, hists, strict=True):
+    for metric, probe, h in zip(STALL_METRICS, STALL.members, hists, strict=True):
         if probe in d.attached:
             out.add(metric.name, histogram(h))
 
@@ -51,7 +51,7 @@ GROUP = ProbeGroup(
         ),
     ),
     maps=(STALL_HIST,),
-    metrics=METRICS,
+    metrics=STALL_METRICS,
     enums=(STALL,),
     emit=emit,
 )
