@@ -104,11 +104,3 @@ def bpf_ready() -> None:
         bcc_env()
     except BpfUnavailable as e:
         require(False, f"bcc unusable: {e}")
-
-
-# The patched-kernel lane runs only when asked (THPWATCH_KERNEL_BOOTS=patched,unfixed, or all).
-# It was in every CI run until the merges of the lean daemon (#13): its first run on the merged
-# code failed in the patched boot (the daemon's new 60 s pagetypeinfo interval made the
-# resident-pool tests read stale figures; the guest exporter now asks for every scrape) and that
-# fix could not be re-run before this landing. It goes back into CI once a run of it passes.
-collect_ignore = [] if os.environ.get("THPWATCH_KERNEL_BOOTS") else ["kernel/test_kernel_lane.py"]
