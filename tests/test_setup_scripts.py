@@ -60,8 +60,14 @@ def run(tmp_path: Path, script: str, installed: str = "") -> list[str]:
 
 
 def installs(calls: list[str]) -> list[str]:
-    lines = [c for c in calls if c.startswith("apt-get ") and " install " in c]
-    return [w for ln in lines for w in ln.split()[1:] if not w.startswith("-") and w != "install"]
+    """The packages of every `apt-get install` call (options and their values left out)."""
+    lines = [c.split()[1:] for c in calls if c.startswith("apt-get ") and " install " in c]
+    return [
+        w
+        for words in lines
+        for i, w in enumerate(words)
+        if not w.startswith("-") and w != "install" and words[i - 1 : i] != ["-o"]
+    ]
 
 
 def test_the_run_commands_setup_installs_only_the_runtime_and_touches_no_service(tmp_path):
@@ -103,3 +109,10 @@ def test_the_test_setup_leaves_a_hosts_own_node_exporter_alone(tmp_path):
     )
     calls = run(tmp_path, "setup", installed=everything)
     assert not [c for c in calls if c.startswith(("systemctl", "apt-get"))], calls
+
+
+def test_apt_waits_for_another_apt_instead_of_failing(tmp_path):
+    """A lane building its root filesystem (or unattended-upgrades) may hold dpkg's lock."""
+    apt_calls = [c for c in run(tmp_path, "setup") if c.startswith("apt-get ")]
+    assert apt_calls
+    assert all("-o DPkg::Lock::Timeout=600" in c for c in apt_calls), apt_calls

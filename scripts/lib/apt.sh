@@ -11,7 +11,10 @@ apt_install() {
     done
     [ ${#APT_INSTALLED[@]} -gt 0 ] || return 0
     echo "setup: installing Debian packages: ${APT_INSTALLED[*]}" >&2
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    # Another apt (a lane building its root filesystem, unattended-upgrades) may hold dpkg's
+    # lock: wait for it rather than fail.
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        --no-install-recommends \
         "${APT_INSTALLED[@]}" >/dev/null
 }

@@ -26,14 +26,8 @@ if [ -f "$out/all/bzImage" ] && [ -f "$out/unfixed/bzImage" ]; then
 fi
 
 packages=(linux-source-6.12 dwarves flex bison libelf-dev libdw-dev xz-utils cpio bc build-essential)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+source "$here/../../scripts/lib/apt.sh"
+apt_install "${packages[@]}"
 
 work="$cache/build-$key"
 rm -rf "$work"; mkdir -p "$work" "$out/all" "$out/unfixed"
