@@ -11,6 +11,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 echo "THPWATCH-KERNEL-GUEST-START $(uname -r)"
 # The host's root fs is shared read-only: keep Python and pytest from writing into the checkout.
 export PYTHONDONTWRITEBYTECODE=1 THPWATCH_STRICT=1 THPWATCH_KERNEL_GUEST=1
+# pytest.log is the only trace of a guest that stops making progress: unbuffered, and every
+# thread's stack written there when one test runs longer than any of them should.
+export PYTHONUNBUFFERED=1
 export THPWATCH_KERNEL_RESULTS="$results"  # where tests save pictures (lane.py --artifacts)
 {
     echo "release=$(uname -r)"
@@ -24,6 +27,7 @@ for node in "$@"; do nodes+=("tests/kernel/guest/$node"); done
 # fixtures come as a plugin (-p kernel_guest_fixtures), not a conftest.py host collection would import.
 (cd "$repo" && PYTHONPATH="$repo/tests/kernel/guest" .venv/bin/python -m pytest \
     -p no:cacheprovider -p kernel_guest_fixtures -q -rA --durations=10 -o junit_family=xunit1 \
+    -o faulthandler_timeout=600 \
     --junitxml="$results/junit.xml" "${nodes[@]}") >"$results/pytest.log" 2>&1
 rc=$?
 echo "THPWATCH-KERNEL-GUEST-RC $rc"
