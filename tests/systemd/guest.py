@@ -39,7 +39,35 @@ def uptime() -> float:
 
 
 def sh(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    """Run a command in its own process group. One that outlives `timeout` is reported, not
+    raised: returncode None, what it printed, and what the guest was doing then (processes,
+    systemd's jobs); then its whole group is killed (a grandchild holding the output pipes
+    would otherwise keep the step waiting for ever)."""
+    with subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            return subprocess.CompletedProcess(args, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            seen = {
+                name: subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
+                for name, cmd in (
+                    ("processes", ["ps", "-eo", "pid,ppid,pgid,stat,wchan:24,args"]),
+                    ("jobs", ["systemctl", "list-jobs", "--no-pager"]),
+                )
+            }
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            emit("timeout", command=list(args), seconds=timeout, **seen)
+            return subprocess.CompletedProcess(
+                args, None, out, f"{err}\n[killed after {timeout} s]"
+            )
 
 
 def show(prop: str) -> str:
@@ -235,7 +263,9 @@ def step_upgrade() -> None:
     default.write_text(edited)
     (newer,) = sorted(LANE.glob("newer/thpwatch_*_all.deb"))
     pid = int(show("MainPID"))
-    done = sh("apt-get", "install", "-y", "--no-download", str(newer), timeout=900)
+    # Not --no-download: bookworm's apt then refuses a local .deb ("Pathname to install is not
+    # absolute"); every dependency is installed, so nothing is fetched.
+    done = sh("apt-get", "install", "-y", str(newer), timeout=300)
     after = wait_active(not_pid=pid)
     emit(
         "upgrade",
@@ -256,7 +286,7 @@ def step_purge() -> None:
     files = sh("dpkg", "-L", "thpwatch").stdout.split()
     progs = progs_of(int(show("MainPID") or 0))
     shared = {str(p) for p in Path("/").iterdir()} | {"/usr/share", "/usr/lib", "/usr/bin"}
-    done = sh("apt-get", "purge", "-y", "thpwatch", timeout=900)
+    done = sh("apt-get", "purge", "-y", "thpwatch", timeout=300)
     owned = [f for f in files if f not in shared and (not Path(f).is_dir() or "thpwatch" in f)]
     leftovers = [
         f

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds (once) the systemd VM lane's Debian 12 root filesystem from the package registries:
 # debootstrap (minbase) + systemd as init + Debian's 6.12 kernel (bookworm-security) with the
-# initramfs its postinst generates (virtio-blk and ext4 as modules) + its headers + what the
-# thpwatch package depends on (so installing the .deb in the guest needs no network) + bpftool
-# and prometheus-node-exporter (the lane compares their units). Then a raw ext4 image of it.
+# initramfs its postinst generates (virtio-blk and ext4 as modules) + its headers + the packages
+# named on the command line (lane.py passes the .deb's Depends, so installing it needs no
+# network) + bpftool and prometheus-node-exporter (the lane compares their units).
 #
-# Usage: tests/systemd/rootfs.sh   -> prints the cache dir holding rootfs/, base.img, vmlinuz,
-#                                     initrd.img and kver on stdout.
+# Usage: tests/systemd/rootfs.sh PACKAGE...   -> prints the cache dir holding rootfs/, vmlinuz,
+#                                               initrd.img and kver on stdout.
 # Cache: $THPWATCH_SYSTEMD_CACHE (default /var/cache/thpwatch/systemd-lane)/<key>, where the key
 # hashes the kernel version, the package list and this script: any change builds a new one.
 set -euo pipefail
@@ -31,10 +31,9 @@ kver=${image_pkg#linux-image-}
 base_packages=systemd-sysv,udev,dbus,kmod,initramfs-tools,iproute2,procps,zstd
 packages=(
     "linux-image-$kver" "linux-headers-$kver"
-    python3-bpfcc python3-prometheus-client python3-click python3-rich   # thpwatch's Depends
-    bpftool prometheus-node-exporter
+    "$@" bpftool prometheus-node-exporter
 )
-key=$( { echo "$kver $base_packages ${packages[*]}"; cat "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16)
+key=$( { echo "$kver $base_packages $(printf '%s\n' "${packages[@]}" | sort -u)"; cat "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-16)
 dir="$cache/$key"
 if [ -f "$dir/.ready" ]; then echo "$dir"; exit 0; fi
 

@@ -4,6 +4,7 @@ lintian finds nothing, and that the installed thpwatch runs on Debian's python3 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO, require
 
+from systemd import lane
 from thpwatch.cli import SUBCOMMANDS
 
 
@@ -130,3 +132,14 @@ def test_lintian_is_clean(deb):
     )
     tags = [ln for ln in done.stdout.splitlines() if ln[:2] in ("E:", "W:")]
     assert (done.returncode, tags) == (0, []), done.stdout + done.stderr
+
+
+def test_the_lanes_root_filesystem_gets_every_dependency_by_name(deb):
+    """tests/systemd/lane.py builds the guest with the .deb's Depends (dpkg -i needs them there)."""
+    names = lane.depends(deb)
+    field = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True, check=True
+    ).stdout
+    assert {"python3-bpfcc", "python3-prometheus-client", "python3-yaml"} <= set(names)
+    assert len(names) == len(field.split(","))
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9.+-]+", n) for n in names), names
