@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,13 @@ def host_refuses_function_probes() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    deselect_funcprobes_if_refused(config, items)
+    # Tests marked `vm` boot QEMU guests for minutes each: they run last, so that the kernel
+    # build the patched-kernel lane needs overlaps everything before them.
+    items.sort(key=lambda item: item.get_closest_marker("vm") is not None)
+
+
+def deselect_funcprobes_if_refused(config: pytest.Config, items: list[pytest.Item]) -> None:
     marked = [i for i in items if i.get_closest_marker("funcprobes")]
     if not marked or FORCE_FUNCPROBES:
         return
@@ -82,6 +90,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.hook.pytest_deselected(items=marked)
     items[:] = [i for i in items if not i.get_closest_marker("funcprobes")]
     config._thpwatch_funcprobes_deselected = (len(marked), why)  # type: ignore[attr-defined]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With the patched-kernel lane selected (and root), start its kernel build now, at the
+    lowest CPU priority; the lane waits for it. Instant when the kernels are cached."""
+    lane_selected = any("kernel/test_kernel_lane.py" in item.nodeid for item in session.items)
+    if lane_selected and os.geteuid() == 0 and shutil.which("apt-get"):
+        from tests.kernel import lane
+
+        log = Path(tempfile.gettempdir()) / "thpwatch-kernel-build.log"
+        session.config._thpwatch_kernel_build = lane.start_kernel_build(log)  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    build = getattr(session.config, "_thpwatch_kernel_build", None)
+    if build is not None:
+        from tests.kernel import lane
+
+        lane.stop_kernel_build(build)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
@@ -104,10 +131,3 @@ def bpf_ready() -> None:
         bcc_env()
     except BpfUnavailable as e:
         require(False, f"bcc unusable: {e}")
-
-
-# The patched-kernel lane runs only when asked (THPWATCH_KERNEL_BOOTS=patched,unfixed, or all).
-# Both boots pass on this code (tests/kernel/RESULTS.md), but the unfixed boot's guest has hung
-# twice after boot (once in a fresh-clone CI run), which would cost a CI run its 1500 s boot
-# deadline and fail it; it goes back into CI once that hang is found.
-collect_ignore = [] if os.environ.get("THPWATCH_KERNEL_BOOTS") else ["kernel/test_kernel_lane.py"]

@@ -21,6 +21,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -156,15 +157,38 @@ def shared_dir() -> Path | None:
     return next((c for c in candidates if (c / "kernel").is_dir()), None)
 
 
-def build_kernels() -> Path:
-    """Run build.sh (instant when cached); the directory holding all/ and unfixed/."""
+def build_command() -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     shared = shared_dir()
     if "THPWATCH_SHARED" not in env and shared is not None:
         env["THPWATCH_SHARED"] = str(shared)
-    done = subprocess.run(
-        [str(HERE / "build.sh")], stdout=subprocess.PIPE, text=True, env=env, check=False
-    )
+    return [str(HERE / "build.sh")], env
+
+
+def start_kernel_build(log: Path) -> subprocess.Popen[bytes]:
+    """build.sh in the background at the lowest CPU priority, so that it overlaps the tests run
+    before the lane; build_kernels() then waits for it (build.sh takes a lock)."""
+    command, env = build_command()
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            ["nice", "-n", "19", *command],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # stop_kernel_build() ends make and the compilers too
+        )
+
+
+def stop_kernel_build(build: subprocess.Popen[bytes]) -> None:
+    if build.poll() is None:
+        os.killpg(build.pid, signal.SIGTERM)
+        build.wait()
+
+
+def build_kernels() -> Path:
+    """Run build.sh (instant when cached); the directory holding all/ and unfixed/."""
+    command, env = build_command()
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"tests/kernel/build.sh failed (exit {done.returncode})")
     return Path(done.stdout.strip().splitlines()[-1])

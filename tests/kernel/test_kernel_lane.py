@@ -1,10 +1,10 @@
 """Host side of the patched-kernel lane: boot configurations of lane.BOOTS and require their
 in-guest tests (thpwatch against the real kernel) to have passed with their numbers.
 
-The whole lane takes ~12 minutes under TCG (plus a 7-minute kernel build when not cached), too
-much for every CI run: THPWATCH_KERNEL_BOOTS=patched,unfixed runs the two boots that carry most
-of the checks, =all (or a comma-separated list of names) more; without it this module is not
-collected (tests/conftest.py says why).
+Every run boots `patched` and `unfixed`, the two boots that carry most of the checks (~10 min
+under TCG, plus the kernel build when not cached: tests/conftest.py starts it at collection,
+niced, and runs this lane last, so the build overlaps the other tests). The whole lane takes
+~15 minutes: THPWATCH_KERNEL_BOOTS=all (or a comma-separated list of names) selects more.
 The full lane is one command, `sudo .venv/bin/python -m tests.kernel.lane` (README.md here), and
 a recorded run is in RESULTS.md."""
 
