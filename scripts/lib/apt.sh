@@ -3,6 +3,13 @@
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# apt-get as root, never interactive. Another apt (the kernel build started beside the tests, a
+# lane building its root filesystem, unattended-upgrades) may hold dpkg's lock: wait for it
+# rather than fail.
+apt_get() {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
+
 apt_install() {
     APT_INSTALLED=()
     local p
@@ -11,10 +18,6 @@ apt_install() {
     done
     [ ${#APT_INSTALLED[@]} -gt 0 ] || return 0
     echo "setup: installing Debian packages: ${APT_INSTALLED[*]}" >&2
-    # Another apt (a lane building its root filesystem, unattended-upgrades) may hold dpkg's
-    # lock: wait for it rather than fail.
-    as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-        --no-install-recommends \
-        "${APT_INSTALLED[@]}" >/dev/null
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends "${APT_INSTALLED[@]}" >/dev/null
 }

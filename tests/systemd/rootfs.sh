@@ -24,7 +24,7 @@ newest_image() {   # newest generic amd64 6.12 kernel in the apt sources (as tes
         | grep -v -e cloud -e '-rt-' -e dbg -e unsigned | sort -V | tail -1
 }
 image_pkg=$(newest_image)
-[ -n "$image_pkg" ] || { as_root apt-get update -qq; image_pkg=$(newest_image); }
+[ -n "$image_pkg" ] || { apt_get update -qq; image_pkg=$(newest_image); }
 [ -n "$image_pkg" ] || { echo "rootfs.sh: no linux-image-6.12.*-amd64 in the apt sources" >&2; exit 1; }
 kver=${image_pkg#linux-image-}
 

@@ -17,12 +17,12 @@ cache=${THPWATCH_VM_CACHE:-/var/lib/thpwatch-vm}
 venv="$cache/venv"
 virtme_ng_version=1.42
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/apt.sh"   # as_root, apt_get
 log() { echo "vm-setup: $*" >&2; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 
 apt_updated=
-apt_update() { [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }; }
+apt_update() { [ -n "$apt_updated" ] || { apt_get update -qq; apt_updated=1; }; }
 
 # --- host packages --------------------------------------------------------------------------
 systemd_version=$(dpkg-query -W -f='${Version}' systemd)
@@ -33,8 +33,7 @@ for p in qemu-system-x86 kmod busybox-static; do installed "$p" || want+=("$p");
 if [ ${#want[@]} -gt 0 ]; then
     log "installing Debian packages: ${want[*]}"
     apt_update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${want[@]}" >/dev/null
+    apt_get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 fi
 
 # --- virtme-ng -------------------------------------------------------------------------------
