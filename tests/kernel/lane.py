@@ -51,14 +51,6 @@ class Boot:
     why: str
 
 
-# The PMD swap tests seen passing in a full guest run; the rest of guest_pmd_swap.py runs in the
-# opt-in "pmd-swap" boot until it does (tests/kernel/README.md says what is missing).
-PMD_SWAP_PROVEN = (
-    "guest_pmd_swap.py::test_doctor_says_pmd_swap_yes_with_evidence",
-    "guest_pmd_swap.py::test_doctor_selftest_rows_agree_on_equal_counts",
-    "guest_pmd_swap.py::test_top_shows_swap_out_kept_huge",
-)
-
 BOOTS = (
     Boot(
         "patched",
@@ -69,19 +61,11 @@ BOOTS = (
             "guest_reserved.py",
             "guest_pud.py",
             "guest_lazy_pte.py",
-            *PMD_SWAP_PROVEN,
+            "guest_pmd_swap.py",
         ),
-        "Reserved THP pool of 16, PUD THP, lazy PTE, PMD swap entries: snapshot, doctor, "
-        "probes, /metrics, top",
-    ),
-    Boot(
-        "pmd-swap",
-        "all",
-        "6G",
-        "thp_reserved_nr=16",
-        ("guest_pmd_swap.py",),
-        "every PMD swap workload through the exporter (zram, memcg fallback, rotational, fork, "
-        "swapoff, a Prometheus with the rules): opt-in, not yet passing end to end",
+        "Reserved THP pool of 16, PUD THP, lazy PTE, PMD swap entries (zram, memcg fallback, "
+        "rotational, fork, swapoff, a Prometheus with the rules): snapshot, doctor, probes, "
+        "/metrics, top",
     ),
     Boot(
         "unfixed",

@@ -23,10 +23,13 @@ from thpwatch.kernel.thp_settings import read_hpage_pmd_size
 from thpwatch.kernel.vmstat import read_vmstat
 
 T = TypeVar("T")
+# How old a reading one source took may be when another source of a later Snapshot is handed it
+# (the BPF source's cross-check reads vmstat on its own schedule).
+SHARED_MAX_AGE_S = 1.0
 
 
 class Shared(Generic[T]):
-    def __init__(self, read: Callable[[], T], max_age: float = 1.0) -> None:
+    def __init__(self, read: Callable[[], T], max_age: float = SHARED_MAX_AGE_S) -> None:
         self._read = read
         self._max_age = max_age
         self._lock = threading.Lock()

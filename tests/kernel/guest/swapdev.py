@@ -1,6 +1,7 @@
 """Swap devices and a memory cgroup for the PMD-swap tests in the guest, each removed again:
-zram (synchronous, non-rotational: PMD-order swap allocations), a loop device marked rotational
-(no PMD-order allocation: THPs split before swap-out), a child cgroup with memory.max.
+zram (synchronous, non-rotational: PMD-order swap allocations), a loop device (asynchronous;
+marked rotational: no PMD-order allocation, THPs split before swap-out), a child cgroup with
+memory.max.
 
 Loop devices are backed by another zram device, never by a file on tmpfs: the swap writes of a
 tmpfs-backed loop device allocate tmpfs pages in the memcg being reclaimed and stall it
@@ -51,11 +52,14 @@ def swap_on(device: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def rotational_loop(backing: str) -> Iterator[str]:
-    """A loop device over `backing` that says it is rotational (queue/rotational = 1)."""
+def loop_device(backing: str, rotational: bool) -> Iterator[str]:
+    """A loop device over `backing` that says it is rotational (queue/rotational = 1) or not.
+    Either way it is an asynchronous device (reads complete after the fault returns)."""
     loop = run("losetup", "--find", "--show", backing)
     try:
-        Path(f"/sys/block/{os.path.basename(loop)}/queue/rotational").write_text("1")
+        Path(f"/sys/block/{os.path.basename(loop)}/queue/rotational").write_text(
+            str(int(rotational))
+        )
         yield loop
     finally:
         subprocess.run(["losetup", "--detach", loop], capture_output=True, check=False)
