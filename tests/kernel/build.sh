@@ -12,8 +12,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 shared=${THPWATCH_SHARED:-$(cd "$here/../../.." && pwd)/shared}/kernel
 cache=${THPWATCH_KERNEL_CACHE:-/var/cache/thpwatch/kernel}
 jobs=${THPWATCH_KERNEL_JOBS:-$(nproc)}
-# One build at a time: a second caller (the lane, while the test session's early start of this
-# build is still running) waits here, then finds the kernels cached.
+# One build at a time: a second caller (another lane run, a second checkout) waits here, then
+# finds the kernels cached.
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9

@@ -21,7 +21,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -147,26 +146,6 @@ def build_command() -> tuple[list[str], dict[str, str]]:
     if "THPWATCH_SHARED" not in env and shared is not None:
         env["THPWATCH_SHARED"] = str(shared)
     return [str(HERE / "build.sh")], env
-
-
-def start_kernel_build(log: Path) -> subprocess.Popen[bytes]:
-    """build.sh in the background at the lowest CPU priority, so that it overlaps the tests run
-    before the lane; build_kernels() then waits for it (build.sh takes a lock)."""
-    command, env = build_command()
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            ["nice", "-n", "19", *command],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # stop_kernel_build() ends make and the compilers too
-        )
-
-
-def stop_kernel_build(build: subprocess.Popen[bytes]) -> None:
-    if build.poll() is None:
-        os.killpg(build.pid, signal.SIGTERM)
-        build.wait()
 
 
 def build_kernels() -> Path:

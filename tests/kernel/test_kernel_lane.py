@@ -1,10 +1,9 @@
 """Host side of the patched-kernel lane: boot configurations of lane.BOOTS and require their
 in-guest tests (thpwatch against the real kernel) to have passed with their numbers.
 
-Every run boots `patched` and `unfixed`, the two boots that carry most of the checks (~10 min
-under TCG, plus the kernel build when not cached: tests/conftest.py starts it at collection,
-niced, and runs this lane last, so the build overlaps the other tests). The whole lane takes
-~15 minutes: THPWATCH_KERNEL_BOOTS=all (or a comma-separated list of names) selects more.
+Every run boots `patched` and `unfixed`, the two boots that carry most of the checks (~6-8 min
+under TCG, plus the kernel build when not cached, ~11 min). THPWATCH_KERNEL_BOOTS=all (or a
+comma-separated list of names) selects more.
 The full lane is one command, `sudo .venv/bin/python -m tests.kernel.lane` (README.md here), and
 a recorded run is in RESULTS.md."""
 
