@@ -149,8 +149,8 @@ def in_memcg(comm: str, setup: Callable[[Path], dict[str, Any]]) -> dict[str, An
 def forced_fallback(comm: str, thps: int) -> dict[str, Any]:
     """`thps` THPs swapped out to zram by a child in its own memcg, whose memory.max is then
     set to its usage + 1 MiB: touching each THP cannot charge a PMD-order folio (the facts'
-    recipe). The limit is lifted after those touches: reading every page back under it got the
-    child OOM-killed in the memcg."""
+    recipe). The limit is lifted after those touches: reading every page back under it, the
+    child died before reporting (most likely OOM-killed in the memcg)."""
 
     def setup(cg: Path) -> dict[str, Any]:
         def limit() -> None:
