@@ -140,18 +140,15 @@ def shared_dir() -> Path | None:
     return next((c for c in candidates if (c / "kernel").is_dir()), None)
 
 
-def build_command() -> tuple[list[str], dict[str, str]]:
+def build_kernels() -> Path:
+    """Run build.sh (instant when cached); the directory holding all/ and unfixed/."""
     env = dict(os.environ)
     shared = shared_dir()
     if "THPWATCH_SHARED" not in env and shared is not None:
         env["THPWATCH_SHARED"] = str(shared)
-    return [str(HERE / "build.sh")], env
-
-
-def build_kernels() -> Path:
-    """Run build.sh (instant when cached); the directory holding all/ and unfixed/."""
-    command, env = build_command()
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
+    done = subprocess.run(
+        [str(HERE / "build.sh")], stdout=subprocess.PIPE, text=True, env=env, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"tests/kernel/build.sh failed (exit {done.returncode})")
     return Path(done.stdout.strip().splitlines()[-1])

@@ -19,7 +19,9 @@ from workload import (
     PMD_SIZE,
     Holder,
     Region,
+    free_lists,
     madvise,
+    pagetypeinfo,
     reserve,
     reserve_thp_blocks,
     reserved_pool,
@@ -39,11 +41,8 @@ def free_unmovable_chunks() -> int:
     """Free blocks of pageblock order or more on the Unmovable free lists (/proc/pagetypeinfo),
     what the unfixed slowpath steals from (shared/kernel/README.md: "steals an ordinary
     Unmovable pageblock"; it indexes the fallbacks table with MIGRATE_RESERVED_THP)."""
-    with open("/proc/pagetypeinfo") as f:
-        lines = f.read().splitlines()
-    block_order = int(lines[0].split()[-1])
-    counts = [ln.split()[-11:] for ln in lines if ln.split()[-12:-11] == ["Unmovable"]]
-    return sum(int(n) for row in counts for n in row[block_order:])
+    block_order, counts = free_lists(pagetypeinfo(), "Unmovable")
+    return sum(sum(row[block_order:]) for row in counts)
 
 
 def leave_free_unmovable_pageblocks() -> None:

@@ -164,20 +164,30 @@ def reserved_pool() -> dict[str, int]:
     return {k: read_int(f"{RESERVED_THP}/{k}_hpages") for k in ("total", "free", "used")}
 
 
+def pagetypeinfo() -> list[str]:
+    with open("/proc/pagetypeinfo") as f:
+        return f.read().splitlines()
+
+
+def free_lists(lines: list[str], migratetype: str) -> tuple[int, list[list[int]]]:
+    """(pageblock order, free block counts by order of each zone's `migratetype` free list) from
+    the lines of /proc/pagetypeinfo: the tests' own oracle."""
+    rows = [ln.split() for ln in lines if "type" in ln.split()]
+    counts = [[int(n) for n in w[-11:]] for w in rows if w[-12:-11] == [migratetype]]
+    return int(lines[0].split()[-1]), counts
+
+
 def reserve_thp_blocks() -> tuple[int, int]:
     """(ReserveTHP pageblocks, free ReserveTHP memory in pageblocks) from /proc/pagetypeinfo:
     the test's own oracle, summed over zones and, for free memory, over every order."""
-    with open("/proc/pagetypeinfo") as f:
-        lines = f.read().splitlines()
-    block_order = int(lines[0].split()[-1])
-    free_pages = 0
+    lines = pagetypeinfo()
+    block_order, free = free_lists(lines, "ReserveTHP")
+    free_pages = sum(n << order for row in free for order, n in enumerate(row))
     blocks = 0
     header: list[str] = []
     for line in lines:
         words = line.split()
-        if "type" in words and words[-12:-11] == ["ReserveTHP"]:
-            free_pages += sum(int(n) << order for order, n in enumerate(words[-11:]))
-        elif line.startswith("Number of blocks type"):
+        if line.startswith("Number of blocks type"):
             header = words[4:]
         elif header and line.startswith("Node") and "zone" in words:
             blocks += int(words[4 + header.index("ReserveTHP")])
